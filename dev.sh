@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# One entry point for a fresh clone: creates .venv, installs poseloop into it, then
+#   ./dev.sh demo OUTDIR   -> runs `poseloop demo OUTDIR` (synthetic project, train, export, analyze)
+#   ./dev.sh test [ARGS]   -> runs the test suite (pytest ARGS, default: not slow, not gpu)
+#   ./dev.sh poseloop ...  -> any poseloop command
+set -euo pipefail
+cd "$(dirname "$0")"
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+    "$PY" -m venv .venv
+fi
+stamp=.venv/.installed-$(sha1sum pyproject.toml | cut -c1-12)
+if [ ! -f "$stamp" ]; then
+    .venv/bin/python -m pip install --quiet --upgrade pip
+    .venv/bin/python -m pip install --quiet -e ".[test]"
+    touch "$stamp"
+fi
+cmd=${1:-test}
+shift || true
+case "$cmd" in
+    demo) exec .venv/bin/poseloop demo "${@:-demo-out}" ;;
+    test)
+        export QT_QPA_PLATFORM=offscreen
+        if [ $# -eq 0 ]; then set -- -m "not slow and not gpu"; fi
+        exec .venv/bin/python -m pytest -q "$@" ;;
+    poseloop) exec .venv/bin/poseloop "$@" ;;
+    *) echo "usage: ./dev.sh demo OUTDIR | test [pytest args] | poseloop ARGS" >&2; exit 2 ;;
+esac
