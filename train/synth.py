@@ -413,6 +413,7 @@ def make_synthetic_project(workdir: str | Path, config: SynthConfig, n_labeled: 
     project.config.set("skeleton", [list(p) for p in SKELETON])
     project.config.set("flip_pairs", [list(p) for p in FLIP_PAIRS])
     project.config.set("numframes2pick", n_labeled)
+    project.config.set("dotsize", max(2, round(min(config.size) / 60)))  # template's 12 is huge
     save_config(project.config)
 
     folder = project.labeled_data / video.stem
