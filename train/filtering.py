@@ -121,17 +121,54 @@ def filtered_path(table: str | Path) -> Path:
     return table.with_name(f"{table.stem}_filtered.h5")
 
 
+def plot_filtered(before: Poses2D, after: Poses2D, path: str | Path, pcutoff: float) -> Path:
+    """A PNG with one panel per bodypart: x and y over frames, raw (dots, hollow under
+    `pcutoff`) and filtered (lines)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from train.fileio import atomic_path
+
+    path = Path(path)
+    n = len(before.bodyparts)
+    fig, axes = plt.subplots(n, 1, figsize=(10, 1.6 * n + 0.6), sharex=True, squeeze=False)
+    frames = np.arange(before.n_frames)
+    low = ~(before.likelihood >= pcutoff)
+    for k, (ax, name) in enumerate(zip(axes[:, 0], before.bodyparts, strict=True)):
+        for c, color in ((0, "tab:blue"), (1, "tab:orange")):
+            raw = before.xy[:, k, c]
+            ax.plot(frames[~low[:, k]], raw[~low[:, k]], ".", ms=2, color=color, alpha=0.4)
+            ax.plot(frames[low[:, k]], raw[low[:, k]], "o", ms=3, mfc="none", color=color,
+                    alpha=0.6)
+            ax.plot(frames, after.xy[:, k, c], "-", lw=1, color=color,
+                    label=f"{'xy'[c]} filtered")
+        ax.set_ylabel(f"{name}\n(px)")
+    axes[0, 0].legend(loc="upper right", fontsize="small", ncol=2)
+    axes[-1, 0].set_xlabel("frame")
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=80)
+    plt.close(fig)
+    return path
+
+
 def filter_tables(tables: list[str | Path], method: str = "median", window: int = 5,
                   max_gap: int = 10, pcutoff: float = 0.6, polyorder: int = 3,
-                  csv: bool = False) -> list[Path]:
-    """``poseloop filter``: write ``<stem>_filtered.h5`` (and .csv with `csv`) for each
-    analysis table; every table is read before anything is written."""
+                  csv: bool = False, plot: bool = False) -> list[Path]:
+    """``poseloop filter``: write ``<stem>_filtered.h5`` (and .csv with `csv`, and a
+    ``<stem>_filtered.png`` of the tracks with `plot`) for each analysis table; every
+    table is read before anything is written."""
     from train.tables import read_analysis, write_analysis
 
     config = FilterConfig(method, window, max_gap, pcutoff, polyorder)
     loaded = [(Path(t), *read_analysis(t)) for t in tables]
     written = []
     for path, poses, scorer in loaded:
-        written.append(write_analysis(filter_poses(poses, config), scorer, filtered_path(path),
-                                      csv=csv))
+        out = filtered_path(path)
+        filtered = filter_poses(poses, config)
+        written.append(write_analysis(filtered, scorer, out, csv=csv))
+        if plot:
+            plot_filtered(poses, filtered, out.with_suffix(".png"), pcutoff)
     return written

@@ -115,12 +115,13 @@ def draw_pose(img: np.ndarray, pose: np.ndarray, style: PoseStyle) -> np.ndarray
     return img
 
 
-def labeled_video_path(video: str | Path, scorer: str,
+def labeled_video_path(video: str | Path, scorer: str, filtered: bool = False,
                        destfolder: str | Path | None = None) -> Path:
-    """DeepLabCut's name: ``<video stem><scorer>_labeled.mp4``."""
+    """DeepLabCut's name: ``<video stem><scorer>_labeled.mp4``, or
+    ``<video stem><scorer>_filtered_labeled.mp4`` for a filtered table."""
     video = Path(video)
     folder = Path(destfolder) if destfolder is not None else video.parent
-    return folder / f"{video.stem}{scorer}_labeled.mp4"
+    return folder / f"{video.stem}{scorer}{'_filtered' if filtered else ''}_labeled.mp4"
 
 
 def _skeleton_indices(skeleton: Sequence[tuple[str, str]], poses: Poses2D,
@@ -178,7 +179,9 @@ def labeled_video(video: str | Path, table: str | Path, out: str | Path | None =
             colors=bodypart_colors(len(poses.bodyparts), colormap or "rainbow"),
             skeleton=_skeleton_indices(skeleton, poses, table),
             skeleton_color=skeleton_color, pcutoff=pcutoff, radius=float(radius), hollow=hollow)
-        out = Path(out) if out is not None else labeled_video_path(reader.path, scorer)
+        if out is None:
+            out = labeled_video_path(reader.path, scorer, table.stem.endswith("_filtered"))
+        out = Path(out)
 
         def frames() -> Iterator[np.ndarray]:
             for i, frame in enumerate(tqdm(reader, total=reader.n_frames, unit="frame",

@@ -441,17 +441,44 @@ def make_synthetic_project(workdir: str | Path, config: SynthConfig, n_labeled: 
     return open_project(project.root)
 
 
+def write_preview(config: SynthConfig, path: str | Path, n: int = 6) -> Path:
+    """A PNG contact sheet of `n` frames spread over the clip with the ground truth drawn
+    (hidden parts as rings), to see what the animal looks like."""
+    from train.fileio import atomic_path
+    from train.labeled_video import PoseStyle, bodypart_colors, draw_pose
+
+    animal = SyntheticAnimal(config)
+    names = list(BODYPARTS)
+    style = PoseStyle(colors=bodypart_colors(len(names)), pcutoff=0.5, hollow=True,
+                      skeleton=[(names.index(a), names.index(b)) for a, b in SKELETON],
+                      skeleton_color=(255, 255, 255), radius=max(2.0, min(config.size) / 80))
+    truth = animal.poses().data
+    tiles = [draw_pose(animal.render(i), truth[i], style)
+             for i in np.linspace(0, len(animal) - 1, n).astype(int)]
+    cols = min(n, 3)
+    tiles += [np.zeros_like(tiles[0])] * (-len(tiles) % cols)
+    sheet = np.vstack([np.hstack(tiles[r:r + cols]) for r in range(0, len(tiles), cols)])
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        if not cv2.imwrite(str(tmp), sheet):
+            raise OSError(f"{path}: OpenCV could not write the PNG")
+    return path
+
+
 def synth(outdir: str | Path, frames: int = 600, size: tuple[int, int] = (320, 240),
           seed: int = 0, project: bool = False, labeled: int = 120,
           name: str = "synth", progress: bool = True) -> list[Path]:
     """``poseloop synth``: write ``<outdir>/<name>.mp4`` and its ground truth, or with
     `project` a labeled project in `outdir` (video and ground truth in its videos/).
-    Returns the paths written (video, ground truth[, config.yaml])."""
+    A ``<name>_preview.png`` contact sheet goes beside the video. Returns the paths
+    written: video, ground truth, preview[, config.yaml]."""
     config = SynthConfig(width=size[0], height=size[1], n_frames=frames, seed=seed)
     outdir = Path(outdir)
     if not project:
-        return list(write_synthetic_video(outdir / f"{name}.mp4", config, progress))
+        video, truth = write_synthetic_video(outdir / f"{name}.mp4", config, progress)
+        return [video, truth, write_preview(config, outdir / f"{name}_preview.png")]
     made = make_synthetic_project(outdir, config, n_labeled=labeled, name=name, seed=seed,
                                   progress=progress)
     video = made.root / "videos" / f"{name}.mp4"
-    return [video, groundtruth_path(video), made.config_path]
+    preview = write_preview(config, video.with_name(f"{name}_preview.png"))
+    return [video, groundtruth_path(video), preview, made.config_path]

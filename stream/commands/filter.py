@@ -15,6 +15,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="points under this likelihood are gaps (0.6)")
     parser.add_argument("--polyorder", type=int, default=3, help="Savitzky-Golay order (3)")
     parser.add_argument("--csv", action="store_true", help="also write .csv")
+    parser.add_argument("--plot", action="store_true",
+                        help="also write <stem>_filtered.png: raw and filtered tracks")
 
 
 def main(args: argparse.Namespace) -> None:
@@ -22,5 +24,5 @@ def main(args: argparse.Namespace) -> None:
 
     for path in filter_tables(args.tables, method=args.method, window=args.window,
                               max_gap=args.max_gap, pcutoff=args.pcutoff,
-                              polyorder=args.polyorder, csv=args.csv):
+                              polyorder=args.polyorder, csv=args.csv, plot=args.plot):
         print(path)

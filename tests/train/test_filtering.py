@@ -3,6 +3,7 @@ short gaps are filled within a bound, long gaps stay NaN."""
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
@@ -96,6 +97,8 @@ def test_tables_and_cli(truth, tmp_path):
     assert written == [tmp_path / "videoDLC_net_filtered.h5", tmp_path / "otherDLC_net_filtered.h5"]
     poses, scorer = read_analysis(written[0])
     assert scorer == "DLC_net" and poses.n_frames == truth.n_frames
-    assert main(["filter", str(a), "--method", "median", "--window", "5", "--csv"]) == 0
+    assert main(["filter", str(a), "--method", "median", "--window", "5", "--csv", "--plot"]) == 0
     assert filtered_path(a).with_suffix(".csv").exists()
+    png = cv2.imread(str(filtered_path(a).with_suffix(".png")))
+    assert png is not None and png.shape[0] > 7 * 100  # one panel per bodypart
     assert main(["filter", str(a), "--window", "4"]) == 1

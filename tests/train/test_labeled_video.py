@@ -76,6 +76,15 @@ def test_labeled_video_frames_and_colors(project, tmp_path):
     assert np.abs(patch - np.array(colors[0])).max() < 40
 
 
+def test_filtered_table_gets_its_own_name(project):
+    from train.filtering import filter_tables
+
+    video = project.root / "videos" / "synth.mp4"
+    (filtered,) = filter_tables([project.root / "videos" / "synth_groundtruth.h5"])
+    out = labeled_video(video, filtered, progress=False)
+    assert out.name == "synthgroundtruth_filtered_labeled.mp4" and out.exists()
+
+
 def test_table_and_video_must_match(project, tmp_path):
     video = project.root / "videos" / "synth.mp4"
     short = write_analysis(Poses2D.empty(("a", "b"), 5), "net", tmp_path / "short.h5")

@@ -178,7 +178,9 @@ def test_cli_writes_video_and_truth(tmp_path, capsys):
 
     assert main(["synth", str(tmp_path), "--frames", "12", "--size", "128x96", "--seed", "5"]) == 0
     out = capsys.readouterr().out.split()
-    assert out == [str(tmp_path / "synth.mp4"), str(tmp_path / "synth_groundtruth.h5")]
+    assert out == [str(tmp_path / f) for f in
+                   ("synth.mp4", "synth_groundtruth.h5", "synth_preview.png")]
+    assert cv2.imread(out[2]).shape == (2 * 96, 3 * 128, 3)
     with pytest.raises(SystemExit):
         main(["synth", str(tmp_path), "--size", "big"])
     assert main(["synth", str(tmp_path), "--size", "127x96"]) == 1  # odd width: ConfigError
