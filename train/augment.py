@@ -1,13 +1,19 @@
 """Batched, keypoint-aware training augmentation on the batch's device, built on kornia.
 
-Geometric ops (rotation + scale + translation in one affine warp, random resized crop,
-horizontal flip) move the keypoints with the pixels through kornia's
-``AugmentationSequential``; kornia 0.9 uses our convention (pixel centers at integer
-coordinates, flip ``x' = W - 1 - x``), which the tests check to a thousandth of a pixel.
-What kornia lacks is added here: the left/right bodypart swap after a flip, points
-pushed out of the frame becoming NaN, seeding from a ``torch.Generator``, and a fast
-JPEG codec (:mod:`train.augment_jpeg`). Photometric ops follow: brightness, contrast,
-saturation, Gaussian and motion blur, sensor noise, JPEG artifacts.
+One call draws per-sample parameters (from a ``torch.Generator`` or torch's global RNG)
+and applies, in order: rotation + scale + translation, random resized crop and
+horizontal flip as one affine warp (:mod:`train.augment_geometry`; keypoints go through
+the same matrix, left/right bodyparts swap on a flip, points pushed out of the frame
+become NaN), then brightness, contrast, saturation, Gaussian and motion blur, sensor
+noise and JPEG artifacts (:mod:`train.augment_photometric`). Pixel work is kornia's
+(``warp_affine``, filters, color conversions) plus our own JPEG codec.
+
+kornia's ``AugmentationSequential`` with ``data_keys=["input", "keypoints"]`` does the
+same keypoint bookkeeping and agrees with our pixel convention, but for a batch of 8 at
+256x256 on one CPU core it costs about 100 ms with these ops (each op gathers and
+scatters its picked samples, the crop resamples a second time, the differentiable JPEG
+alone takes 300 ms at p = 1); composing the matrices ourselves costs a fraction of that
+(``tools/bench_augment.py`` measures both).
 """
 
 from __future__ import annotations
@@ -17,11 +23,11 @@ import math
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-import kornia.augmentation as K
 import torch
 from torch import nn
 
-from train.augment_jpeg import RandomJPEGArtifacts
+from train.augment_geometry import sample_geometry, transform_keypoints, warp_images
+from train.augment_photometric import adjust_color, degrade
 from train.augment_preview import draw_keypoints, write_augmentation_preview
 from train.errors import ConfigError, DataError
 
@@ -149,57 +155,6 @@ def _validate(c: AugmentConfig) -> None:
         raise bad("motion_blur_kernel", "an odd integer >= 3")
 
 
-def _flip_permutation(bodyparts: tuple[str, ...], flip_pairs) -> torch.Tensor:
-    """Index ``perm`` so that ``kp[:, perm]`` swaps each left/right pair."""
-    perm = list(range(len(bodyparts)))
-    seen: set[str] = set()
-    for a, b in flip_pairs:
-        for name in (a, b):
-            if name not in bodyparts:
-                raise ConfigError(f"flip_pairs: '{name}' is not a bodypart ({list(bodyparts)})")
-            if name in seen:
-                raise ConfigError(f"flip_pairs: '{name}' appears in more than one pair")
-            seen.add(name)
-        i, j = bodyparts.index(a), bodyparts.index(b)
-        perm[i], perm[j] = j, i
-    return torch.tensor(perm, dtype=torch.long)
-
-
-def _geometric_ops(c: AugmentConfig, size: tuple[int, int]) -> list[nn.Module]:
-    ops: list[nn.Module] = []
-    if c.rotation > 0 or c.scale != (1.0, 1.0) or c.translate > 0:
-        ops.append(K.RandomAffine(
-            degrees=c.rotation, translate=(c.translate, c.translate) if c.translate else None,
-            scale=c.scale if c.scale != (1.0, 1.0) else None, p=1.0))
-    if c.crop > 0:
-        ops.append(K.RandomResizedCrop(size, scale=c.crop_area, ratio=c.crop_ratio, p=c.crop))
-    if c.hflip > 0:
-        ops.append(K.RandomHorizontalFlip(p=c.hflip))
-    return ops
-
-
-def _photometric_ops(c: AugmentConfig) -> list[nn.Module]:
-    ops: list[nn.Module] = []
-    if c.color_p > 0:
-        if c.brightness > 0:
-            ops.append(K.RandomBrightness((1 - c.brightness, 1 + c.brightness), p=c.color_p))
-        if c.contrast > 0:
-            ops.append(K.RandomContrast((1 - c.contrast, 1 + c.contrast), p=c.color_p))
-        if c.saturation > 0:
-            ops.append(K.RandomSaturation((1 - c.saturation, 1 + c.saturation), p=c.color_p))
-    if c.gaussian_blur > 0:
-        k = 2 * math.ceil(3 * c.gaussian_blur_sigma[1]) + 1
-        ops.append(K.RandomGaussianBlur((k, k), c.gaussian_blur_sigma, p=c.gaussian_blur))
-    if c.motion_blur > 0:
-        ops.append(K.RandomMotionBlur((3, c.motion_blur_kernel), angle=180.0, direction=(-1.0, 1.0),
-                                      p=c.motion_blur))
-    if c.noise > 0 and c.noise_std > 0:
-        ops.append(K.RandomGaussianNoise(std=c.noise_std, p=c.noise))
-    if c.jpeg > 0:
-        ops.append(RandomJPEGArtifacts(jpeg_quality=c.jpeg_quality, p=c.jpeg))
-    return ops
-
-
 class Augmenter(nn.Module):
     """Augment a training batch and move its keypoints along; runs on the batch's device.
 
@@ -212,57 +167,57 @@ class Augmenter(nn.Module):
         super().__init__()
         self.config = config
         self.bodyparts = tuple(bodyparts)
-        self.register_buffer("flip_perm", _flip_permutation(self.bodyparts, flip_pairs),
-                             persistent=False)
-        self._sequences: dict[tuple[int, int], K.AugmentationSequential | None] = {}
+        self.flip_pairs = tuple(tuple(p) for p in flip_pairs)
+        self.flip_perm = _flip_permutation(self.bodyparts, self.flip_pairs)
         sided = [b for b in self.bodyparts if "left" in b.lower() or "right" in b.lower()]
         if config.enabled and config.hflip > 0 and not flip_pairs and sided:
             log.warning("horizontal flip is on but no flip_pairs are declared: %s keep their "
                         "names when mirrored (declare flip_pairs in config.yaml)", sided)
 
-    def _sequence(self, size: tuple[int, int]) -> K.AugmentationSequential | None:
-        """The kornia pipeline for images of ``size`` (the crop needs it); None when all off."""
-        if size not in self._sequences:
-            c = self.config
-            ops = [*_geometric_ops(c, size), *_photometric_ops(c)] if c.enabled else []
-            self._sequences[size] = (
-                K.AugmentationSequential(*ops, data_keys=["input", "keypoints"]) if ops else None)
-        return self._sequences[size]
-
     def forward(self, images: torch.Tensor, keypoints: torch.Tensor,
                 generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Augment ``images (B, 3, H, W)`` float in [0, 1] and ``keypoints (B, K, 2)`` pixels.
 
-        NaN keypoints (unlabeled) stay NaN; points pushed outside the image
-        (beyond half a pixel past the edge pixel centers) become NaN. Random draws come
-        from torch's global RNG, or from ``generator`` when given (then the global state
-        is left untouched). Returns new tensors of the same shapes.
+        Returns the augmented images (same shape, in [0, 1]; the input tensor itself when
+        every op is off) and the keypoints moved with them: NaN (unlabeled) stays NaN,
+        points pushed outside the image (more than half a pixel past the edge pixel
+        centers) become NaN. Random draws come from ``generator`` when given (a CPU
+        generator; noise on another device is seeded from it), else from torch's global
+        RNG, so a batch is reproducible from torch's seed.
         """
         _check_batch(images, keypoints, len(self.bodyparts))
-        seq = self._sequence((images.shape[2], images.shape[3]))
-        if seq is None:
-            return images, _drop_outside(keypoints.clone(), images.shape)
-        if generator is None:
-            return self._run(seq, images, keypoints)
-        seed = int(torch.randint(0, 2**62, (1,), generator=generator, device=generator.device))
-        devices = [images.device] if images.device.type == "cuda" else []
-        with torch.random.fork_rng(devices=devices):
-            torch.random.default_generator.manual_seed(seed)
-            if devices:
-                with torch.cuda.device(images.device):
-                    torch.cuda.manual_seed(seed)
-            return self._run(seq, images, keypoints)
+        c = self.config
+        n, _, h, w = images.shape
+        device_generator = generator
+        if generator is not None and images.device.type != generator.device.type:
+            seed = int(torch.randint(2**62, (1,), generator=generator))
+            device_generator = torch.Generator(images.device).manual_seed(seed)
+        if c.enabled:
+            geometry = sample_geometry(c, n, h, w, generator)
+            if bool((geometry.warped | geometry.flipped).any()):
+                images = warp_images(images, geometry)
+                keypoints = transform_keypoints(keypoints, geometry.matrix)
+                flipped = geometry.flipped.to(keypoints.device)[:, None, None]
+                keypoints = torch.where(flipped, keypoints[:, self.flip_perm], keypoints)
+            images = adjust_color(images, c, generator)
+            images = degrade(images, c, generator, device_generator)
+        return images, _drop_outside(keypoints, h, w)
 
-    def _run(self, seq: K.AugmentationSequential, images: torch.Tensor, keypoints: torch.Tensor
-             ) -> tuple[torch.Tensor, torch.Tensor]:
-        out, kp = seq(images, keypoints.to(images.dtype))
-        matrix = seq.transform_matrix
-        if matrix is not None and self.config.hflip > 0:
-            # Every op but the flip keeps orientation, so a mirrored sample is one whose
-            # combined transform has a negative determinant.
-            flipped = torch.linalg.det(matrix[:, :2, :2]) < 0
-            kp = torch.where(flipped[:, None, None], kp[:, self.flip_perm.to(kp.device)], kp)
-        return out.clamp(0, 1), _drop_outside(kp.to(keypoints.dtype), images.shape)
+
+def _flip_permutation(bodyparts: tuple[str, ...], flip_pairs) -> list[int]:
+    """Index ``perm`` so that ``kp[:, perm]`` swaps each left/right pair."""
+    perm = list(range(len(bodyparts)))
+    seen: set[str] = set()
+    for a, b in flip_pairs:
+        for name in (a, b):
+            if name not in bodyparts:
+                raise ConfigError(f"flip_pairs: '{name}' is not a bodypart ({list(bodyparts)})")
+            if name in seen:
+                raise ConfigError(f"flip_pairs: '{name}' appears in more than one pair")
+            seen.add(name)
+        i, j = bodyparts.index(a), bodyparts.index(b)
+        perm[i], perm[j] = j, i
+    return perm
 
 
 def _check_batch(images: torch.Tensor, keypoints: torch.Tensor, k: int) -> None:
@@ -274,9 +229,8 @@ def _check_batch(images: torch.Tensor, keypoints: torch.Tensor, k: int) -> None:
                         f"for {k} bodyparts, got {tuple(keypoints.shape)}")
 
 
-def _drop_outside(kp: torch.Tensor, shape: torch.Size) -> torch.Tensor:
+def _drop_outside(kp: torch.Tensor, height: int, width: int) -> torch.Tensor:
     """NaN for points outside ``[-0.5, W - 0.5) x [-0.5, H - 0.5)`` (the image's pixels)."""
-    h, w = shape[2], shape[3]
     x, y = kp[..., 0], kp[..., 1]
-    outside = (x < -0.5) | (x >= w - 0.5) | (y < -0.5) | (y >= h - 0.5)
+    outside = (x < -0.5) | (x >= width - 0.5) | (y < -0.5) | (y >= height - 0.5)
     return kp.masked_fill(outside[..., None], float("nan"))
