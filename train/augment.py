@@ -9,11 +9,10 @@ noise and JPEG artifacts (:mod:`train.augment_photometric`). Pixel work is korni
 (``warp_affine``, filters, color conversions) plus our own JPEG codec.
 
 kornia's ``AugmentationSequential`` with ``data_keys=["input", "keypoints"]`` does the
-same keypoint bookkeeping and agrees with our pixel convention, but for a batch of 8 at
-256x256 on one CPU core it costs about 100 ms with these ops (each op gathers and
-scatters its picked samples, the crop resamples a second time, the differentiable JPEG
-alone takes 300 ms at p = 1); composing the matrices ourselves costs a fraction of that
-(``tools/bench_augment.py`` measures both).
+same keypoint bookkeeping and agrees with our pixel convention, but with these ops it is
+several times slower on a CPU (each op gathers and scatters its picked samples, the crop
+resamples a second time, the differentiable JPEG codec alone costs more than all the
+rest); ``tools/bench_augment.py`` measures both.
 """
 
 from __future__ import annotations
@@ -50,8 +49,9 @@ class AugmentConfig:
     [0, 1] units), ``contrast`` and ``saturation`` factor ``1 +- strength``, each applied
     with probability ``color_p``; ``gaussian_blur`` probability with sigma range
     ``gaussian_blur_sigma`` in pixels; ``motion_blur`` probability with kernel length up to
-    ``motion_blur_kernel`` pixels; ``noise`` probability of Gaussian noise with std
-    ``noise_std``; ``jpeg`` probability of JPEG compression at quality ``jpeg_quality``.
+    ``motion_blur_kernel`` pixels; ``noise`` probability of Gaussian noise with std up to
+    ``noise_std`` (in [0, 1] units); ``jpeg`` probability of JPEG compression at quality
+    ``jpeg_quality``.
     """
 
     enabled: bool = True
@@ -181,17 +181,14 @@ class Augmenter(nn.Module):
         Returns the augmented images (same shape, in [0, 1]; the input tensor itself when
         every op is off) and the keypoints moved with them: NaN (unlabeled) stays NaN,
         points pushed outside the image (more than half a pixel past the edge pixel
-        centers) become NaN. Random draws come from ``generator`` when given (a CPU
-        generator; noise on another device is seeded from it), else from torch's global
-        RNG, so a batch is reproducible from torch's seed.
+        centers) become NaN. Random draws come from ``generator`` when given (on any
+        device; torch's global RNG is then left alone), else from torch's global RNG, so
+        a batch is reproducible from torch's seed.
         """
         _check_batch(images, keypoints, len(self.bodyparts))
         c = self.config
         n, _, h, w = images.shape
-        device_generator = generator
-        if generator is not None and images.device.type != generator.device.type:
-            seed = int(torch.randint(2**62, (1,), generator=generator))
-            device_generator = torch.Generator(images.device).manual_seed(seed)
+        generator, device_generator = _generators(generator, images.device)
         if c.enabled:
             geometry = sample_geometry(c, n, h, w, generator)
             if bool((geometry.warped | geometry.flipped).any()):
@@ -202,6 +199,22 @@ class Augmenter(nn.Module):
             images = adjust_color(images, c, generator)
             images = degrade(images, c, generator, device_generator)
         return images, _drop_outside(keypoints, h, w)
+
+
+def _generators(generator: torch.Generator | None, device: torch.device
+                ) -> tuple[torch.Generator | None, torch.Generator | None]:
+    """``(CPU generator for the parameters, generator on device for the noise)``; where
+    ``generator`` lives elsewhere, a generator seeded from it stands in."""
+    if generator is None:
+        return None, None
+
+    def on(target: torch.device) -> torch.Generator:
+        if generator.device.type == target.type:
+            return generator
+        seed = int(torch.randint(2**62, (1,), generator=generator, device=generator.device))
+        return torch.Generator(target).manual_seed(seed)
+
+    return on(torch.device("cpu")), on(device)
 
 
 def _flip_permutation(bodyparts: tuple[str, ...], flip_pairs) -> list[int]:

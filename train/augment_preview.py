@@ -80,11 +80,31 @@ def draw_keypoints(images: torch.Tensor | np.ndarray, keypoints: torch.Tensor | 
     return grid
 
 
+def legend(width: int, bodyparts: tuple[str, ...], title: str = "") -> np.ndarray:
+    """A dark BGR strip ``(lines * 20, width, 3)``: ``title`` then each bodypart name in its
+    ring color, wrapped to ``width``."""
+    font, scale, line_h = cv2.FONT_HERSHEY_SIMPLEX, 0.45, 20
+    words = [(title, (255, 255, 255))] if title else []
+    words += list(zip(bodyparts, bodypart_colors(len(bodyparts)), strict=True))
+    placed, x, y = [], 6, 0
+    for text, color in words:
+        w = cv2.getTextSize(text, font, scale, 1)[0][0]
+        if x > 6 and x + w > width:
+            x, y = 6, y + line_h
+        placed.append((text, color, x, y))
+        x += w + 12
+    strip = np.full((y + line_h, width, 3), 32, np.uint8)
+    for text, color, x, y in placed:
+        cv2.putText(strip, text, (x, y + 14), font, scale, color, 1, cv2.LINE_AA)
+    return strip
+
+
 def write_augmentation_preview(images: torch.Tensor, keypoints: torch.Tensor,
                                augmenter: Augmenter, path: str | Path, n_rows: int = 4,
                                n_augmented: int = 5,
                                generator: torch.Generator | None = None) -> Path:
-    """Write a PNG: one row per sample, the original then ``n_augmented`` augmentations.
+    """Write a PNG: one row per sample, the original then ``n_augmented`` augmentations,
+    laid out as :func:`draw_keypoints` does, with a :func:`legend` strip below.
 
     ``images (B, 3, H, W)`` float in [0, 1] and ``keypoints (B, K, 2)`` as for the
     augmenter; the first ``n_rows`` samples are shown. Written atomically; returns the path.
@@ -103,6 +123,8 @@ def write_augmentation_preview(images: torch.Tensor, keypoints: torch.Tensor,
     all_img = torch.stack(columns_img, 1).flatten(0, 1)
     all_kp = torch.stack(columns_kp, 1).flatten(0, 1)
     grid = draw_keypoints(all_img, all_kp, augmenter.bodyparts, n_cols=1 + n_augmented)
+    title = "left: original, then augmented | bodyparts:"
+    grid = np.concatenate([grid, legend(grid.shape[1], augmenter.bodyparts, title)])
     with atomic_path(path) as tmp:
         if not cv2.imwrite(str(tmp), grid):
             raise OSError(f"{path}: could not write the preview image")
