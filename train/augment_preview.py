@@ -1,8 +1,9 @@
 """Pictures of augmented training samples with their keypoints drawn, to check by eye
 that the labels follow the pixels (``poseloop train --preview-augmentation``).
 
-Keypoints are drawn as rings in one color per bodypart (hue wheel order), centered on
-the point with OpenCV's sub-pixel drawing, so the labeled spot itself stays visible.
+Keypoints are drawn as rings in one color per bodypart (the colors of labeled videos),
+centered on the point with OpenCV's sub-pixel drawing, so the labeled spot itself stays
+visible.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import torch
 
 from train.errors import DataError
 from train.fileio import atomic_path
+from train.labeled_video import bodypart_colors
 
 if TYPE_CHECKING:
     from train.augment import Augmenter
@@ -23,12 +25,6 @@ if TYPE_CHECKING:
 GAP = 2  # pixels of gray between grid panels
 GAP_VALUE = 128
 _SHIFT = 4  # fractional bits for cv2.circle: centers to 1/16 px
-
-
-def bodypart_colors(n: int) -> list[tuple[int, int, int]]:
-    """``n`` distinct saturated BGR colors around the hue wheel."""
-    hues = np.array([[[int(180 * i / max(n, 1)), 255, 255]] for i in range(n)], np.uint8)
-    return [tuple(int(v) for v in c[0]) for c in cv2.cvtColor(hues, cv2.COLOR_HSV2BGR)]
 
 
 def ring_radius(height: int, width: int) -> int:
