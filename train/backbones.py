@@ -3,8 +3,8 @@
 :func:`build_backbone` turns a net name and a weights choice into a module mapping a
 normalized ``(B, 3, H, W)`` batch to features ``(B, C, H / s, W / s)``. ResNets and
 MobileNetV3 reach output stride 16 by dilating their last stage (as DeepLabCut's
-ResNets do), EfficientNet stops at 32; the head's transposed convolutions bring the
-stride to 8 or 4 (see :mod:`train.network`).
+ResNets do) or stop at 32 (cheaper), EfficientNet stops at 32; the head's transposed
+convolutions bring the stride to 8 or 4 (see :mod:`train.network`).
 
 Weights: ``"imagenet"`` through torchvision's weights API (from the torch hub cache, or
 downloaded when the machine is online; offline without the cache it fails at once),
@@ -55,12 +55,10 @@ def _spec(name: str) -> NetSpec:
     return NETS[name]
 
 
-def backbone_stride(name: str, stride: int) -> int:
-    """Output stride of `name`'s features when the whole net should reach `stride`."""
-    kind = _spec(name).kind
-    if kind in ("resnet", "mobilenet"):
-        return 16  # last stage dilated; the head's deconvolutions reach 8 or 4
-    return 32
+def backbone_stride(name: str, dilate: bool = True) -> int:
+    """Output stride of `name`'s features: 16 with the last stage dilated (ResNet,
+    MobileNetV3), else 32; the head's transposed convolutions reach 8 or 4."""
+    return 16 if dilate and _spec(name).kind in ("resnet", "mobilenet") else 32
 
 
 def _imagenet_state_dict(spec: NetSpec) -> dict[str, torch.Tensor]:
@@ -131,20 +129,24 @@ def _dilate(layer: nn.Module, dilation: int) -> None:
             module.padding = (dilation, dilation)
 
 
-def build_backbone(name: str, weights: str = "none", stride: int = 8) -> tuple[nn.Module, int, int]:
+def build_backbone(name: str, weights: str = "none", dilate: bool = True
+                   ) -> tuple[nn.Module, int, int]:
     """``(features module, channels, output stride)`` of torchvision net `name`.
 
-    `weights`: ``"imagenet"``, ``"none"`` or the path of a state dict file.
+    `weights`: ``"imagenet"``, ``"none"`` or the path of a state dict file. `dilate`:
+    the last stage keeps stride 16 by dilation (finer features, about 2-4x the compute
+    of that stage) instead of going to 32.
     """
     spec = _spec(name)
     factory = getattr(torchvision.models, spec.factory)
-    out_stride = backbone_stride(name, stride)
+    out_stride = backbone_stride(name, dilate)
     if spec.kind == "resnet":
         model = factory(weights=None)
-        _dilate(model.layer4, 2)
+        if out_stride == 16:
+            _dilate(model.layer4, 2)
         head = "fc."
     elif spec.kind == "mobilenet":
-        model = factory(weights=None, dilated=True)
+        model = factory(weights=None, dilated=out_stride == 16)
         head = "classifier."
     else:
         model = factory(weights=None)

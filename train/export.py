@@ -8,8 +8,9 @@ from pathlib import Path
 import torch
 
 from train.artifact import ModelMeta, export_model
+from train.backbones import backbone_stride
 from train.errors import ModelError
-from train.network import DeployNet, PoseNet
+from train.network import DeployNet, build_network
 from train.project import Project, open_project
 from train.train_config import ModelDir, TrainConfig
 from train.trainer import MEAN, STD
@@ -37,7 +38,7 @@ def load_network(path: Path, config: TrainConfig, n_keypoints: int) -> tuple[Dep
     """The :class:`DeployNet` of snapshot `path` (CPU, eval mode) and the snapshot's state."""
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
-        net = PoseNet(config.net, n_keypoints, config.stride, "none", config.head_channels)
+        net = build_network(config, n_keypoints, weights="none")
         net.load_state_dict(data["model"])
     except ModelError:
         raise
@@ -87,7 +88,7 @@ def export_network(project: str | Path | Project, shuffle: int = 1, out: str | P
         skeleton=[list(p) for p in c.skeleton],
         mean=list(MEAN), std=list(STD), color="RGB",
         input_scale=config.input_scale,
-        min_size=32,
+        min_size=2 * backbone_stride(config.net, config.dilate),  # features of at least 2x2
         net_type=config.net,
         pcutoff=c.pcutoff,
         train_error=train_error,
@@ -98,6 +99,6 @@ def export_network(project: str | Path | Project, shuffle: int = 1, out: str | P
                       "weights": config.weights},
     )
     out = Path(out) if out else project.root / "exported-models" / f"{model_dir.name}.pt2"
-    export_model(deploy, meta, out, example_hw=(256, 256))
+    export_model(deploy, meta, out, example_hw=(256, 320))
     log.info("exported %s -> %s", path, out)
     return out

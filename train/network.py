@@ -48,16 +48,24 @@ class PoseNet(nn.Module):
     """Normalized ``(B, 3, H, W)`` -> ``(heatmaps (B, K, h, w), locref (B, 2K, h, w))``."""
 
     def __init__(self, net: str, n_keypoints: int, stride: int = 8, weights: str = "none",
-                 head_channels: int = 128):
+                 head_channels: int = 128, dilate: bool = True):
         super().__init__()
         if stride not in (4, 8, 16):
             raise ModelError(f"output stride must be 4, 8 or 16, got {stride}")
-        self.backbone, channels, bstride = build_backbone(net, weights, stride)
+        self.backbone, channels, bstride = build_backbone(net, weights, dilate)
         self.head = PoseHead(channels, n_keypoints, bstride // stride, head_channels)
         self.stride = stride
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return self.head(self.backbone(x))
+
+
+def build_network(config, n_keypoints: int, weights: str | None = None) -> PoseNet:
+    """The :class:`PoseNet` of a :class:`train.train_config.TrainConfig` (`weights`
+    overrides ``config.weights``, e.g. ``"none"`` before loading a snapshot)."""
+    return PoseNet(config.net, n_keypoints, config.stride,
+                   config.weights if weights is None else weights, config.head_channels,
+                   config.dilate)
 
 
 class DeployNet(nn.Module):

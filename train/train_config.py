@@ -28,6 +28,7 @@ class TrainConfig:
     net: str = "resnet_50"
     weights: str = "imagenet"  # "imagenet" | "none" | path of a backbone state dict
     stride: int = 8
+    dilate: bool = True  # last backbone stage at stride 16 (dilated) rather than 32
     head_channels: int = 128
     epochs: int = 200
     batch_size: int = 8
@@ -49,9 +50,11 @@ class TrainConfig:
     seed: int = 0
     max_minutes: float | None = None
     device: str = "auto"  # auto | cpu | cuda | cuda:N
+    threads: int | None = None  # CPU threads for torch (None: torch's default)
     amp: bool = True  # mixed precision, on CUDA only
     channels_last: bool = True  # on CUDA only
-    augment: dict[str, Any] = field(default_factory=dict)  # train.augment.AugmentConfig
+    # train.augment.AugmentConfig settings ({}: its defaults); None or enabled: false = off
+    augment: dict[str, Any] | None = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.validate()
@@ -82,10 +85,14 @@ class TrainConfig:
             len(self.crop_size) != 2 or any(int(v) < 32 for v in self.crop_size)
         ):
             raise bad("crop_size", "must be [height, width] of at least 32 px, or null")
+        if self.threads is not None and (not isinstance(self.threads, int) or self.threads < 1):
+            raise bad("threads", "must be an integer >= 1 or null")
         if self.max_minutes is not None and self.max_minutes <= 0:
             raise bad("max_minutes", "must be > 0 or null")
-        if not isinstance(self.augment, dict):
-            raise bad("augment", "must be a mapping of augmentation settings")
+        if self.augment is not None:
+            from train.augment import AugmentConfig
+
+            AugmentConfig.from_dict(self.augment, f"{source}: augment")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -110,13 +117,20 @@ class TrainConfig:
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
 
 
-# Tuned presets (see the report of issue 3): from scratch, CPU-friendly.
+# Tuned presets (see the report of issue 3): from scratch, CPU-friendly. "demo": the
+# synthetic 320x240 project, 128x128 crops at full resolution, ResNet-18 without the
+# dilated last stage and three transposed convolutions to stride 4.
 PRESETS: dict[str, dict[str, Any]] = {
     "default": {},
-    "demo": dict(net="resnet_18", weights="none", epochs=60, batch_size=8, lr=2e-3,
-                 crop_size=None, input_scale=1.0, max_minutes=5.0, eval_every=5),
-    "openfield": dict(net="resnet_18", weights="none", epochs=300, batch_size=8, lr=2e-3,
-                      crop_size=[256, 256], max_minutes=45.0, eval_every=5),
+    "demo": dict(net="resnet_18", weights="none", stride=4, dilate=False, head_channels=64,
+                 epochs=100, batch_size=8, lr=3e-3, locref_weight=1.0, crop_size=[128, 128],
+                 max_minutes=5.0, eval_every=5,
+                 augment=dict(crop=0.0, jpeg=0.0, motion_blur=0.0, gaussian_blur=0.0, noise=0.0,
+                              scale=[0.8, 1.2], translate=0.0)),
+    "openfield": dict(net="resnet_18", weights="none", stride=4, dilate=False, head_channels=64,
+                      epochs=400, batch_size=8, lr=3e-3, locref_weight=1.0, crop_size=[192, 192],
+                      max_minutes=45.0, eval_every=5,
+                      augment=dict(crop=0.0, scale=[0.8, 1.2], translate=0.0)),
 }
 
 

@@ -24,7 +24,7 @@ from tqdm import tqdm
 from train.dataset import LabeledImages, crop_batch, load_images, make_split
 from train.errors import ModelError
 from train.fileio import atomic_path
-from train.network import DeployNet, PoseNet
+from train.network import DeployNet, build_network
 from train.project import Project, open_project
 from train.targets import make_targets, pose_loss
 from train.train_config import ModelDir, TrainConfig
@@ -63,16 +63,15 @@ def normalize(images: torch.Tensor) -> torch.Tensor:
     return (images - mean) / std
 
 
-def make_augmenter(config: TrainConfig, project: Project):
-    """The batch augmenter of `config.augment`, or None when augmentation is off."""
-    if not config.augment:
-        return None
+def make_augmenter(config: TrainConfig, bodyparts: tuple[str, ...],
+                   flip_pairs: tuple[tuple[str, str], ...] = ()):
+    """The batch augmenter of `config.augment` (also when it is switched off: it then
+    passes batches through)."""
     from train.augment import AugmentConfig, Augmenter
 
-    aug = AugmentConfig.from_dict(config.augment)
-    if not aug.enabled:
-        return None
-    return Augmenter(aug, project.config.bodyparts, project.config.flip_pairs)
+    aug = AugmentConfig.from_dict(config.augment if config.augment is not None
+                                  else {"enabled": False}, "train config: augment")
+    return Augmenter(aug, bodyparts, flip_pairs)
 
 
 def crop_hw(data: LabeledImages, config: TrainConfig) -> tuple[int, int]:
@@ -98,7 +97,8 @@ class State:
 
 def _image_tensor(batch: np.ndarray, device: torch.device) -> torch.Tensor:
     """``(B, H, W, 3) uint8`` -> ``(B, 3, H, W)`` float in [0, 1] on `device`."""
-    return torch.from_numpy(batch).to(device).permute(0, 3, 1, 2).float().div_(255.0)
+    x = torch.from_numpy(batch).to(device).permute(0, 3, 1, 2)
+    return x.contiguous().float().div_(255.0)  # NCHW: conv kernels differ for NHWC
 
 
 @torch.no_grad()
@@ -136,16 +136,20 @@ class _Logger:
 
 
 class Trainer:
-    def __init__(self, project: Project, config: TrainConfig, model_dir: ModelDir,
-                 train: LabeledImages, test: LabeledImages, progress: bool = True):
-        self.project, self.config, self.dir = project, config, model_dir
+    """Training of one network on images in memory; `model_dir` receives snapshots and log."""
+
+    def __init__(self, config: TrainConfig, bodyparts: tuple[str, ...], model_dir: ModelDir,
+                 train: LabeledImages, test: LabeledImages, progress: bool = True,
+                 flip_pairs: tuple[tuple[str, str], ...] = ()):
+        self.config, self.dir, self.bodyparts = config, model_dir, tuple(bodyparts)
         self.train_data, self.test_data = train, test
         self.progress = progress
         self.device = resolve_device(config.device)
+        if config.threads:
+            torch.set_num_threads(config.threads)
         torch.manual_seed(config.seed)
-        n_kp = len(project.config.bodyparts)
-        self.net = PoseNet(config.net, n_kp, config.stride, config.weights,
-                           config.head_channels).to(self.device)
+        n_kp = len(self.bodyparts)
+        self.net = build_network(config, n_kp).to(self.device)
         self.cuda = self.device.type == "cuda"
         if self.cuda and config.channels_last:
             self.net = self.net.to(memory_format=torch.channels_last)
@@ -155,8 +159,10 @@ class Trainer:
         self.amp_dtype = (torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16) \
             if self.cuda and config.amp else None
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
-        self.augmenter = make_augmenter(config, project)
+        augmenter = make_augmenter(config, self.bodyparts, flip_pairs)
+        self.augmenter = augmenter if augmenter.config.enabled else None
         self.state = State()
+        self._session_start, self._wall_before = time.perf_counter(), 0.0
         self.crop_hw = crop_hw(train, config)
         self.iters_per_epoch = max(1, math.ceil(len(train) / config.batch_size))
 
@@ -164,7 +170,7 @@ class Trainer:
 
     def save_snapshot(self, path: Path, full: bool = True) -> None:
         data = {"model": self.net.state_dict(), "state": vars(self.state).copy(),
-                "config": self.config.to_dict(), "bodyparts": list(self.project.config.bodyparts)}
+                "config": self.config.to_dict(), "bodyparts": list(self.bodyparts)}
         if full:
             data["optimizer"] = self.optimizer.state_dict()
             data["scaler"] = self.scaler.state_dict()
@@ -333,7 +339,8 @@ def train_network(project: str | Path | Project, config: TrainConfig | None = No
     test = load_images(project, labels, split.test, config.input_scale)
     log.info("training %s on %d images (%d test) of %s", config.net, len(train), len(test),
              project.root)
-    trainer = Trainer(project, config, model_dir, train, test, progress)
+    trainer = Trainer(config, project.config.bodyparts, model_dir, train, test, progress,
+                      project.config.flip_pairs)
     snapshots = model_dir.snapshots()
     if resume and snapshots:
         trainer.load_snapshot(snapshots[-1])
@@ -370,5 +377,6 @@ def preview_augmentation(project: str | Path | Project, config: TrainConfig, shu
     path = Path(path) if path else model_dir.train_dir / "augmentation_preview.png"
     path.parent.mkdir(parents=True, exist_ok=True)
     write_augmentation_preview(_image_tensor(images, torch.device("cpu")), torch.from_numpy(kps),
-                               make_augmenter(config, project), path)
+                               make_augmenter(config, project.config.bodyparts,
+                                              project.config.flip_pairs), path)
     return path

@@ -25,6 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resume", action="store_true", help="continue from the latest snapshot")
     parser.add_argument("--test-images", nargs="+", metavar="IMAGE",
                         help="user split: these labeled images (labeled-data/<video>/<file>) test")
+    parser.add_argument("--no-augment", action="store_true", help="train without augmentation")
     parser.add_argument("--preview-augmentation", metavar="PNG", nargs="?", const="",
                         help="write a picture of augmented samples and exit")
 
@@ -44,6 +45,8 @@ def main(args: argparse.Namespace) -> None:
         config = model_dir.read_config().replace(**changes)
     else:
         config = preset(args.preset, **changes)
+    if args.no_augment:
+        config = config.replace(augment={**(config.augment or {}), "enabled": False})
     if args.preview_augmentation is not None:
         print(preview_augmentation(project, config, args.shuffle,
                                    args.preview_augmentation or None))

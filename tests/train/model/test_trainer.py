@@ -4,6 +4,7 @@ import subprocess
 import sys
 import time
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -79,3 +80,19 @@ def test_killed_run_resumes_to_the_same_result(tmp_path):
     assert all(torch.equal(a[k], b[k]) for k in a)
     with model_dir.log_path.open() as f:
         assert [int(r["epoch"]) for r in csv.DictReader(f)] == [1, 2, 3, 4]
+
+
+def test_preview_augmentation_writes_picture_and_exits(blob_project, tmp_path):
+    from stream.cli import main as cli
+
+    out = tmp_path / "preview.png"
+    assert cli(["train", str(blob_project.root), "--preview-augmentation", str(out)]) == 0
+    picture = cv2.imread(str(out))
+    assert picture is not None and picture.shape[0] > 64 and picture.shape[1] > 96 * 5
+    assert not ModelDir.of(blob_project).snapshots()
+
+
+def test_augmentation_settings_are_validated():
+    with pytest.raises(ConfigError, match="rotation"):
+        TrainConfig(augment={"rotation": "lots"})
+    assert TrainConfig(augment=None).augment is None
