@@ -130,7 +130,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "openfield": dict(net="resnet_18", weights="none", stride=4, dilate=False, head_channels=64,
                       epochs=400, batch_size=8, lr=3e-3, locref_weight=1.0, crop_size=[192, 192],
                       max_minutes=45.0, eval_every=5,
-                      augment=dict(crop=0.0, scale=[0.8, 1.2], translate=0.0)),
+                      augment=dict(crop=0.0, hflip=0.0, scale=[0.8, 1.2], translate=0.0)),
 }
 
 

@@ -22,6 +22,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--save-every", type=int, help="epochs between snapshots")
     parser.add_argument("--seed", type=int)
     parser.add_argument("--device", help="auto | cpu | cuda | cuda:N")
+    parser.add_argument("--threads", type=int,
+                        help="CPU threads (1 is faster when other jobs share the cores)")
     parser.add_argument("--resume", action="store_true", help="continue from the latest snapshot")
     parser.add_argument("--test-images", nargs="+", metavar="IMAGE",
                         help="user split: these labeled images (labeled-data/<video>/<file>) test")
@@ -39,7 +41,8 @@ def main(args: argparse.Namespace) -> None:
     changes = dict(net=args.net, weights=args.weights, stride=args.stride, epochs=args.epochs,
                    batch_size=args.batch_size, lr=args.lr, input_scale=args.input_scale,
                    max_minutes=args.max_minutes, seed=args.seed, save_every=args.save_every,
-                   device=args.device, crop_size=list(args.crop) if args.crop else None)
+                   device=args.device, threads=args.threads,
+                   crop_size=list(args.crop) if args.crop else None)
     model_dir = ModelDir.of(project, args.shuffle)
     if args.resume and model_dir.config_path.exists():
         config = model_dir.read_config().replace(**changes)
