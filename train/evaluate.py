@@ -88,23 +88,20 @@ class EvalResult:
         return float(self.summary.loc[which, "error"]) if which in self.summary.index else math.nan
 
 
-def _colors(n: int) -> list[tuple[int, int, int]]:
-    hues = np.linspace(0, 179, n, endpoint=False).astype(np.uint8)
-    hsv = np.stack([hues, np.full(n, 230, np.uint8), np.full(n, 255, np.uint8)], 1)[None]
-    return [tuple(int(c) for c in bgr) for bgr in cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR)[0]]
-
-
 def draw_prediction(frame: np.ndarray, gt: np.ndarray, pred: np.ndarray, pcutoff: float,
-                    bodyparts: tuple[str, ...]) -> np.ndarray:
+                    bodyparts: tuple[str, ...], colormap: str = "rainbow") -> np.ndarray:
     """BGR picture: labels as filled dots, predictions as crosses (thin when below
-    `pcutoff`), a line from each label to its prediction, and a legend."""
+    `pcutoff`), a line from each label to its prediction, and a legend strip below."""
+    from train.labeled_video import bodypart_colors
+
+    colors = bodypart_colors(len(bodyparts), colormap)
     scale = max(1, int(math.ceil(480 / frame.shape[0])))
     img = cv2.resize(frame, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)
 
     def pt(p):
         return int(round((p[0] + 0.5) * scale - 0.5)), int(round((p[1] + 0.5) * scale - 0.5))
 
-    for k, color in enumerate(_colors(len(bodyparts))):
+    for k, color in enumerate(colors):
         has_gt = np.isfinite(gt[k]).all()
         if has_gt:
             cv2.circle(img, pt(gt[k]), 5, color, -1, cv2.LINE_AA)
@@ -114,10 +111,15 @@ def draw_prediction(frame: np.ndarray, gt: np.ndarray, pred: np.ndarray, pcutoff
             cv2.drawMarker(img, pt(pred[k]), color, cv2.MARKER_CROSS, 14, thick, cv2.LINE_AA)
             if has_gt:
                 cv2.line(img, pt(gt[k]), pt(pred[k]), color, 1, cv2.LINE_AA)
-        cv2.putText(img, bodyparts[k], (6, 16 + 16 * k), cv2.FONT_HERSHEY_SIMPLEX, 0.45, color, 1,
-                    cv2.LINE_AA)
-    cv2.putText(img, "dot: label  cross: prediction", (6, img.shape[0] - 8),
-                cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 255), 1, cv2.LINE_AA)
+    # legend on a strip below the frame, so it never hides the animal
+    strip = np.zeros((22 * (len(bodyparts) // 4 + 2), img.shape[1], 3), np.uint8)
+    for k, color in enumerate(colors):
+        cv2.putText(strip, bodyparts[k], (6 + (k % 4) * (img.shape[1] // 4), 16 + 22 * (k // 4)),
+                    cv2.FONT_HERSHEY_SIMPLEX, 0.5, color, 1, cv2.LINE_AA)
+    cv2.putText(strip, "dot: label  cross: prediction (thin: below pcutoff)",
+                (6, strip.shape[0] - 8), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1,
+                cv2.LINE_AA)
+    img = np.concatenate([img, strip])
     return img
 
 
@@ -189,7 +191,8 @@ def evaluate_network(project: str | Path | Project, shuffle: int = 1, snapshot: 
         pics.mkdir(parents=True, exist_ok=True)
         for name, frame in frames.items():
             i = names.index(name)
-            pic = draw_prediction(frame, gt[i], preds[i], c.pcutoff, c.bodyparts)
+            pic = draw_prediction(frame, gt[i], preds[i], c.pcutoff, c.bodyparts,
+                                  str(c.raw.get("colormap") or "rainbow"))
             out = pics / name.replace("labeled-data/", "").replace("/", "_")
             cv2.imwrite(str(out.with_suffix(".png")), pic)
     result = EvalResult(model_path, summary, per_bp, folder)
