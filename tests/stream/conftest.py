@@ -1,0 +1,44 @@
+"""Tiny exported models for the runtime tests (fast on CPU)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from train.artifact import ModelMeta, export_model
+from train.decode import HeatmapDecoder
+
+
+class SpotNet(nn.Module):
+    """Two bodyparts from a fixed random conv on stride-4 pooled input, decoded as heatmaps.
+
+    Cheap, deterministic, and its outputs move with the image content, so equality
+    tests compare real numbers rather than constants.
+    """
+
+    def __init__(self, stride: int = 4):
+        super().__init__()
+        torch.manual_seed(0)
+        self.pool = nn.AvgPool2d(stride)
+        self.head = nn.Conv2d(3, 2 + 4, 3, padding=1)
+        self.decoder = HeatmapDecoder(stride, locref_std=1.0)
+
+    def forward(self, x):
+        y = self.head(self.pool(x))
+        return self.decoder(y[:, :2] * 5, y[:, 2:])
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> Path:
+    meta = ModelMeta(
+        bodyparts=["head", "tail"],
+        scorer="DLC_tiny",
+        stride=4,
+        min_size=16,
+        skeleton=[["head", "tail"]],
+    )
+    path = tmp_path_factory.mktemp("model") / "tiny.pt2"
+    return export_model(SpotNet(), meta, path, example_hw=(64, 64))
