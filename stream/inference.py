@@ -138,6 +138,7 @@ def run(spec: InferenceSpec, node) -> None:
     out = node.socket(zmq.PUSH, SNDHWM=1000, LINGER=30000, SNDTIMEO=200)
     out.bind(spec.endpoint)
     runner = Runner(spec, node, out)
+    node.ready()
     pending = Pending(live)
     ended: set[str] = set()
     wait_s = spec.max_wait_ms / 1000

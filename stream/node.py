@@ -143,6 +143,10 @@ class Node:
         self._sockets.append(sock)
         return sock
 
+    def ready(self) -> None:
+        """Tell the supervisor this node is set up (its first stats message)."""
+        self.stats.tick(force=True)
+
     def _on_signal(self, signum, frame) -> None:
         self.stop_requested = True
 

@@ -116,14 +116,15 @@ def read_recording(path: str | Path) -> dict:
     return out
 
 
-def to_table(recording: Path, video: str, folder: str | None, csv: bool) -> Path:
+def to_table(recording: Path, video: str, folder: str, csv: bool, last_index: int = -1) -> Path:
     """Write the DeepLabCut analysis table of a recording: one row per frame index up to
-    the last one recorded, NaN where a frame has no pose (skipped in live mode)."""
+    `last_index` (or the last one recorded), NaN where a frame has no pose (skipped in
+    live mode)."""
     from train.keypoints import Poses2D
     from train.tables import analysis_path, write_analysis
 
     rec = read_recording(recording)
-    n = int(rec["index"].max()) + 1 if len(rec["index"]) else 0
+    n = max(int(rec["index"].max()) + 1 if len(rec["index"]) else 0, last_index + 1)
     data = np.full((n, len(rec["bodyparts"]), 3), np.nan, np.float32)
     data[rec["index"]] = rec["poses"]
     path = analysis_path(video, rec["scorer"], folder)
@@ -168,7 +169,8 @@ class Recorder:
         table = ""
         if self.spec.tables and camera in self.spec.table_paths:
             video, folder = self.spec.table_paths[camera]
-            table = str(to_table(f.path, video, folder, self.spec.csv))
+            # sources number frames from 0 with seq == index, so the last seq is the last index
+            table = str(to_table(f.path, video, folder, self.spec.csv, last_seq))
         self.node.publish(m.End(camera, last_seq, f.rows, table))
 
     def close(self) -> None:
@@ -181,6 +183,7 @@ def run(spec: RecorderSpec, node) -> None:
     for endpoint in spec.input_endpoints:
         inp.connect(endpoint)
     rec = Recorder(spec, node)
+    node.ready()
     stop_at = None
     try:
         while len(rec.done) < len(spec.cameras):

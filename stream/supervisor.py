@@ -14,6 +14,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import zmq
 
@@ -23,7 +24,8 @@ from train.errors import PoseloopError
 
 log = logging.getLogger(__name__)
 
-STOP_WAIT_S = 12.0  # longer than a node's own grace, so files get closed first
+STOP_WAIT_S = 12.0
+READY_TIMEOUT_S = 300.0  # loading a model on a busy machine can take a while  # longer than a node's own grace, so files get closed first
 
 
 class NodeDied(PoseloopError, RuntimeError):
@@ -73,10 +75,32 @@ class Supervisor:
         self._bad = m.BadMessages("supervisor")
 
     def start(self) -> None:
+        """Start the consumers, wait until each is ready (model loaded, sockets up), then
+        the sources, so that a live source's first frames are not dropped for nothing."""
+        consumers = [(r, s) for r, s in self.nodes if r != "source"]
+        for role, spec in consumers:
+            self._spawn(role, spec)
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        waiting = {spec.name for _, spec in consumers}
+        while waiting - set(self.latest):
+            self._drain(100)
+            failure = self._dead()
+            if failure is None and time.monotonic() > deadline:
+                failure = (
+                    f"node(s) {sorted(waiting - set(self.latest))} not ready after "
+                    f"{READY_TIMEOUT_S:.0f} s"
+                )
+            if failure:
+                self.stop()
+                raise NodeDied(failure)
         for role, spec in self.nodes:
-            p = subprocess.Popen(command(role, spec, self.bus_endpoint, self.stats_interval))
-            self.procs[spec.name] = p
-            log.debug("started %s %s (pid %d)", role, spec.name, p.pid)
+            if role == "source":
+                self._spawn(role, spec)
+
+    def _spawn(self, role: str, spec) -> None:
+        p = subprocess.Popen(command(role, spec, self.bus_endpoint, self.stats_interval))
+        self.procs[spec.name] = p
+        log.debug("started %s %s (pid %d)", role, spec.name, p.pid)
 
     def _drain(self, timeout_ms: int) -> None:
         if not self._bus.poll(timeout_ms):
@@ -111,9 +135,9 @@ class Supervisor:
         Ctrl-C asks every node to stop, waits for them to close their files, and
         returns normally.
         """
-        self.start()
         last_print = time.monotonic()
         try:
+            self.start()
             while any(p.poll() is None for p in self.procs.values()):
                 self._drain(100)
                 failure = self._dead()
@@ -159,3 +183,14 @@ class Supervisor:
             p.wait()
         self._bus.close()
         self._ctx.term()
+
+
+def run_rig(rig: str | Path, print_stats: bool = True) -> None:
+    """Run the graph of the rig file `rig` until its input ends or Ctrl-C."""
+    from stream.rig import load_rig
+
+    spec = load_rig(rig)
+    for rec in spec.recorders:
+        Path(rec.folder).mkdir(parents=True, exist_ok=True)
+    log.info("%s: %s mode, %d node(s)", spec.path, spec.mode, len(spec.nodes()))
+    Supervisor(spec.nodes(), spec.bus, spec.stats_interval, print_stats=print_stats).run()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -42,3 +43,32 @@ def tiny_model(tmp_path_factory) -> Path:
     )
     path = tmp_path_factory.mktemp("model") / "tiny.pt2"
     return export_model(SpotNet(), meta, path, example_hw=(64, 64))
+
+
+class SlowNet(SpotNet):
+    """SpotNet behind two full-resolution 32-channel convolutions: tens of ms per
+    320x240 frame on one core, so inference is the slowest stage of a pipeline."""
+
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(3, 32, 3, padding=1), nn.ReLU(), nn.Conv2d(32, 3, 3, padding=1)
+        )
+
+    def forward(self, x):
+        return super().forward(self.body(x))
+
+
+@pytest.fixture(scope="session")
+def slow_model(tmp_path_factory) -> Path:
+    meta = ModelMeta(bodyparts=["head", "tail"], scorer="DLC_slow", stride=4, min_size=16)
+    path = tmp_path_factory.mktemp("model") / "slow.pt2"
+    return export_model(SlowNet(), meta, path, example_hw=(64, 64))
+
+
+def write_random_video(path: Path, n: int, seed: int, size=(48, 64)) -> Path:
+    from train.video import write_video
+
+    rng = np.random.default_rng(seed)
+    write_video(path, [rng.integers(0, 255, (*size, 3), dtype=np.uint8) for _ in range(n)])
+    return path

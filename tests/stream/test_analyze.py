@@ -4,20 +4,18 @@ import pytest
 
 from stream.analyze import analyze_videos
 from stream.cli import main as cli
+from tests.stream.conftest import write_random_video
 from train.artifact import PoseModel
 from train.errors import VideoError
 from train.tables import analysis_path, read_analysis
-from train.video import VideoReader, write_video
-
-
-def _video(path, n, seed, size=(48, 64)):
-    rng = np.random.default_rng(seed)
-    write_video(path, [rng.integers(0, 255, (*size, 3), dtype=np.uint8) for _ in range(n)])
-    return path
+from train.video import VideoReader
 
 
 def test_analyze_equals_in_process_inference(tmp_path, tiny_model):
-    videos = [_video(tmp_path / "a.mp4", 23, 0), _video(tmp_path / "b.mp4", 9, 1, (40, 72))]
+    videos = [
+        write_random_video(tmp_path / "a.mp4", 23, 0),
+        write_random_video(tmp_path / "b.mp4", 9, 1, (40, 72)),
+    ]
     out = analyze_videos(
         tiny_model, videos, destfolder=tmp_path / "out", csv=True, batch_size=4, progress=False
     )
@@ -35,7 +33,7 @@ def test_analyze_equals_in_process_inference(tmp_path, tiny_model):
 
 
 def test_corrupt_video_is_named_and_earlier_output_kept(tmp_path, tiny_model):
-    good = _video(tmp_path / "good.mp4", 5, 0)
+    good = write_random_video(tmp_path / "good.mp4", 5, 0)
     first = analyze_videos(tiny_model, [good], progress=False)[0]
     before = first.read_bytes()
     bad = tmp_path / "bad.mp4"
@@ -47,7 +45,7 @@ def test_corrupt_video_is_named_and_earlier_output_kept(tmp_path, tiny_model):
 
 
 def test_analyze_command(tmp_path, tiny_model, capsys):
-    video = _video(tmp_path / "c.mp4", 6, 2)
+    video = write_random_video(tmp_path / "c.mp4", 6, 2)
     assert cli(["analyze", str(tiny_model), str(video), "--destfolder", str(tmp_path / "o")]) == 0
     assert capsys.readouterr().out.strip().endswith("cDLC_tiny.h5")
     assert cli(["analyze", str(tiny_model), str(tmp_path / "missing.mp4")]) == 1
