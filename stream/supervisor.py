@@ -24,8 +24,8 @@ from train.errors import PoseloopError
 
 log = logging.getLogger(__name__)
 
-STOP_WAIT_S = 12.0
-READY_TIMEOUT_S = 300.0  # loading a model on a busy machine can take a while  # longer than a node's own grace, so files get closed first
+STOP_WAIT_S = 12.0  # longer than a node's own grace, so files get closed first
+READY_TIMEOUT_S = 300.0  # loading a model on a busy machine can take a while
 
 
 class NodeDied(PoseloopError, RuntimeError):

@@ -11,7 +11,6 @@ import threading
 import time
 
 import numpy as np
-import pytest
 
 from stream.recorder import read_recording, recording_path
 from stream.supervisor import NodeDied, Supervisor, run_rig
@@ -148,3 +147,33 @@ def test_sigkill_of_inference_is_reported_and_recording_readable(tmp_path, slow_
     np.testing.assert_array_equal(rec["index"], np.arange(n))
     frames = _frames(video)[:n]
     np.testing.assert_allclose(rec["poses"], PoseModel(slow_model)(frames), atol=0.01)
+
+
+def test_synthetic_and_image_folder_sources(tmp_path, tiny_model):
+    import cv2
+
+    from train.synth import SynthConfig, SyntheticAnimal
+
+    folder = tmp_path / "images"
+    folder.mkdir()
+    rng = np.random.default_rng(7)
+    images = [rng.integers(0, 255, (40, 56, 3), dtype=np.uint8) for _ in range(6)]
+    for i, img in enumerate(images):
+        cv2.imwrite(str(folder / f"img{i:03d}.png"), img)
+    rig = tmp_path / "rig.toml"
+    rig.write_text(
+        'mode = "batch"\n'
+        '[[source]]\nname = "synth"\nkind = "synthetic"\nmax_frames = 8\nwidth = 96\n'
+        "height = 64\nseed = 3\n"
+        '[[source]]\nname = "imgs"\nkind = "images"\npath = "images"\n'
+        f'[[inference]]\nname = "pose"\nmodel = "{tiny_model}"\ninputs = ["synth", "imgs"]\n'
+        '[[recorder]]\nname = "rec"\ninputs = ["pose"]\nfolder = "out"\n'
+    )
+    run_rig(rig, print_stats=False)
+    model = PoseModel(tiny_model)
+    animal = SyntheticAnimal(SynthConfig(width=96, height=64, n_frames=8, fps=30.0, seed=3))
+    expected = {"synth": model(np.stack([animal.render(i) for i in range(8)])),
+                "imgs": model(np.stack(images))}
+    for cam, poses in expected.items():
+        table, _ = read_analysis(tmp_path / "out" / f"{cam}DLC_tiny.h5")
+        np.testing.assert_allclose(table.data, poses, atol=0.01)
