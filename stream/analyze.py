@@ -114,6 +114,7 @@ def analyze_videos(
     threads: int = 0,
     max_wait_ms: float = 50.0,
     progress: bool = True,
+    recordings: str | Path | None = None,
 ) -> list[Path]:
     """Analyze `videos` with the exported model at `model_path`.
 
@@ -121,6 +122,8 @@ def analyze_videos(
     (default: each video's folder), one row per frame, and returns their paths in the
     order of `videos`. A video that cannot be decoded fails naming the file; tables
     written before stay intact (every file is written to a temporary name and renamed).
+    With `recordings`, the recorder's files (``video<i>.rec.h5``: poses plus capture,
+    inference and record timestamps of every frame) are kept in that folder.
     """
     from train.artifact import read_meta
 
@@ -129,6 +132,8 @@ def analyze_videos(
     vids = _check_videos(videos)
     dest = str(Path(destfolder).resolve()) if destfolder is not None else None
     with tempfile.TemporaryDirectory(prefix="poseloop-analyze-") as tmp:
+        if recordings is not None:
+            tmp = str(Path(recordings).resolve())
         source = SourceSpec(
             "source",
             "playlist",

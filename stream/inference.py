@@ -13,6 +13,7 @@ after the first frame of a batch (frames of different sizes go in separate batch
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections import defaultdict
 
@@ -123,38 +124,125 @@ class Runner:
                 self.node.stats.frame(f.camera, f.t_capture, t)
 
 
+class Inbox(threading.Thread):
+    """Live mode: receives all the time on its own thread, so that the newest frame of
+    every camera is at hand when the network is free (a queue would hand out the
+    oldest one instead, one inference time stale)."""
+
+    def __init__(self, sock: zmq.Socket, node):
+        super().__init__(daemon=True)
+        self.sock = sock
+        self.node = node
+        self.pending = Pending(live=True)
+        self.ends: list[m.End] = []
+        self.cond = threading.Condition()
+        self.closed = False
+
+    def run(self) -> None:
+        while not self.closed:
+            if not self.sock.poll(POLL_MS):
+                continue
+            while True:
+                try:
+                    msg = m.receive(self.sock, self.node.bad, zmq.NOBLOCK)
+                except zmq.Again:
+                    break
+                with self.cond:
+                    if isinstance(msg, m.Frame):
+                        self.pending.add(msg)
+                    elif isinstance(msg, m.End):
+                        self.ends.append(msg)
+                    self.cond.notify()
+
+    def take(self, batch_size: int, cameras: int, wait_s: float):
+        """Wait for frames; then up to `wait_s` for one of every camera (a full batch);
+        returns ``(frames, ends)``, the frames of an ending camera included."""
+        with self.cond:
+            if not self.cond.wait_for(lambda: self.pending or self.ends, POLL_MS / 1000):
+                return [], []
+            want = min(batch_size, cameras)
+            self.cond.wait_for(lambda: len(self.pending) >= want or self.ends, wait_s)
+            ends, self.ends = self.ends, []
+            frames = self.pending.take(limit=batch_size)
+            for end in ends:
+                frames += self.pending.take(end.camera)
+                self.pending.end(end)
+            self.node.stats.drop(self.pending.unreported)
+            self.pending.unreported = 0
+            self.node.stats.queue = len(self.pending)
+            return frames, ends
+
+
+def _sockets(spec: InferenceSpec, node) -> tuple[zmq.Socket, zmq.Socket]:
+    # each producer binds its output and consumers connect, so one PULL fair-queues all cameras
+    inp = node.socket(zmq.PULL, RCVHWM=2 if spec.mode == "live" else 8, LINGER=0)
+    for endpoint in spec.input_endpoints:
+        inp.connect(endpoint)
+    out = node.socket(zmq.PUSH, SNDHWM=1000, LINGER=30000, SNDTIMEO=200)
+    out.bind(spec.endpoint)
+    return inp, out
+
+
 def run(spec: InferenceSpec, node) -> None:
     if spec.threads:
         import torch
 
         torch.set_num_threads(spec.threads)
-    live = spec.mode == "live"
-    # each producer binds its output and consumers connect, so one PULL fair-queues all cameras
-    inp = node.socket(zmq.PULL, RCVHWM=1 if live else 8, LINGER=0)
-    if live:
-        inp.setsockopt(zmq.RCVBUF, 1 << 16)
-    for endpoint in spec.input_endpoints:
-        inp.connect(endpoint)
-    out = node.socket(zmq.PUSH, SNDHWM=1000, LINGER=30000, SNDTIMEO=200)
-    out.bind(spec.endpoint)
+    inp, out = _sockets(spec, node)
     runner = Runner(spec, node, out)
     node.ready()
-    pending = Pending(live)
+    ended = (run_live if spec.mode == "live" else run_batch)(spec, node, inp, runner)
+    for camera in spec.cameras:
+        if camera not in ended:  # stopped early: let the recorder close this camera too
+            node.send(out, m.End(camera, -1))
+
+
+def _stopped(spec: InferenceSpec, node, state: dict) -> bool:
+    if node.stop_requested and "stop_at" not in state:
+        state["stop_at"] = time.monotonic() + STOP_GRACE_S
+    if time.monotonic() > state.get("stop_at", float("inf")):
+        log.warning("%s: stopped before every source ended", spec.name)
+        return True
+    return False
+
+
+def _forward_end(spec: InferenceSpec, node, runner: Runner, end: m.End, skipped: int) -> None:
+    node.send(runner.out, m.End(end.camera, end.last_seq))
+    log.info("%s: %s ended, %d frames skipped", spec.name, end.camera, skipped)
+
+
+def run_live(spec: InferenceSpec, node, inp: zmq.Socket, runner: Runner) -> set[str]:
+    inbox = Inbox(inp, node)
+    inbox.start()
+    ended: set[str] = set()
+    state: dict = {}
+    try:
+        while len(ended) < len(spec.cameras) and not _stopped(spec, node, state):
+            frames, ends = inbox.take(spec.batch_size, len(spec.cameras) - len(ended),
+                                      spec.max_wait_ms / 1000)
+            if frames:
+                runner.run(frames)
+            for end in ends:
+                ended.add(end.camera)
+                _forward_end(spec, node, runner, end, inbox.pending.skipped[end.camera])
+            node.stats.tick()
+    finally:
+        inbox.closed = True
+        inbox.join()
+    return ended
+
+
+def run_batch(spec: InferenceSpec, node, inp: zmq.Socket, runner: Runner) -> set[str]:
+    pending = Pending(live=False)
     ended: set[str] = set()
     wait_s = spec.max_wait_ms / 1000
-    stop_at = None
-    while len(ended) < len(spec.cameras):
-        if node.stop_requested and stop_at is None:
-            stop_at = time.monotonic() + STOP_GRACE_S
-        if stop_at is not None and time.monotonic() > stop_at:
-            log.warning("%s: stopped before every source ended", spec.name)
-            break
+    state: dict = {}
+    while len(ended) < len(spec.cameras) and not _stopped(spec, node, state):
         timeout = POLL_MS
         if pending:
             timeout = max(0, int((pending.first_t + wait_s - time.monotonic()) * 1000))
         if inp.poll(timeout):
-            # drain what is there (live: everything; batch: up to one batch)
-            while live or len(pending) < spec.batch_size:
+            while len(pending) < spec.batch_size:  # up to one batch, then run it
                 try:
                     msg = m.receive(inp, node.bad, zmq.NOBLOCK)
                 except zmq.Again:
@@ -165,20 +253,11 @@ def run(spec: InferenceSpec, node) -> None:
                     runner.run(pending.take(msg.camera))
                     pending.end(msg)
                     ended.add(msg.camera)
-                    node.send(out, m.End(msg.camera, msg.last_seq))
-                    log.info(
-                        "%s: %s ended, %d frames skipped",
-                        spec.name,
-                        msg.camera,
-                        pending.skipped[msg.camera],
-                    )
+                    _forward_end(spec, node, runner, msg, pending.skipped[msg.camera])
         node.stats.queue = len(pending)
-        full = len(pending) >= spec.batch_size or (live and len(pending) >= len(spec.cameras))
-        if pending and (full or time.monotonic() - pending.first_t >= wait_s):
+        if pending and (
+            len(pending) >= spec.batch_size or time.monotonic() - pending.first_t >= wait_s
+        ):
             runner.run(pending.take(limit=spec.batch_size))
-        node.stats.drop(pending.unreported)
-        pending.unreported = 0
         node.stats.tick()
-    for camera in spec.cameras:
-        if camera not in ended:  # stopped early: let the recorder close this camera too
-            node.send(out, m.End(camera, pending.last_seq[camera]))
+    return ended

@@ -15,6 +15,7 @@ import json
 import logging
 import signal
 import sys
+import threading
 import time
 import traceback
 from dataclasses import asdict
@@ -103,6 +104,7 @@ class Node:
         self.name = name
         self.ctx = zmq.Context()
         self.bus = self.ctx.socket(zmq.PUSH)
+        self._bus_lock = threading.Lock()
         self.bus.setsockopt(zmq.SNDHWM, 1000)
         self.bus.setsockopt(zmq.LINGER, 2000)
         self.bus.connect(bus_endpoint)
@@ -112,11 +114,13 @@ class Node:
         self._sockets: list[zmq.Socket] = []
 
     def publish(self, msg: m.Message) -> None:
-        """Send to the supervisor without ever blocking (a full bus drops stats)."""
-        try:
-            m.send(self.bus, msg, zmq.NOBLOCK)
-        except zmq.Again:
-            pass
+        """Send to the supervisor without ever blocking (a full bus drops stats).
+        Thread-safe: a node's receiver thread may log too."""
+        with self._bus_lock:
+            try:
+                m.send(self.bus, msg, zmq.NOBLOCK)
+            except zmq.Again:
+                pass
 
     def send(self, sock: zmq.Socket, msg: m.Message) -> bool:
         """Send with backpressure (block while the consumer is full), waking up to notice
