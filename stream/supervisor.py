@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import signal
 import subprocess
 import time
@@ -24,6 +25,7 @@ from train.errors import PoseloopError
 
 log = logging.getLogger(__name__)
 
+ROOT = str(Path(__file__).resolve().parents[1])  # the folder holding the stream package
 STOP_WAIT_S = 12.0  # longer than a node's own grace, so files get closed first
 READY_TIMEOUT_S = 300.0  # loading a model on a busy machine can take a while
 
@@ -98,7 +100,10 @@ class Supervisor:
                 self._spawn(role, spec)
 
     def _spawn(self, role: str, spec) -> None:
-        p = subprocess.Popen(command(role, spec, self.bus_endpoint, self.stats_interval))
+        # the node must import this very poseloop, installed or not, from any folder
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [ROOT, env.get("PYTHONPATH")]))
+        p = subprocess.Popen(command(role, spec, self.bus_endpoint, self.stats_interval), env=env)
         self.procs[spec.name] = p
         log.debug("started %s %s (pid %d)", role, spec.name, p.pid)
 

@@ -64,10 +64,16 @@ class ResNet18Stride8(nn.Module):
 
 def make_model(folder: Path) -> Path:
     torch.manual_seed(0)
-    meta = ModelMeta(bodyparts=BODYPARTS, scorer="DLC_resnet18_bench", stride=8,
-                     net_type="resnet_18", min_size=32)
-    return export_model(ResNet18Stride8(len(BODYPARTS)).eval(), meta, folder / "resnet18.pt2",
-                        example_hw=(256, 256))
+    meta = ModelMeta(
+        bodyparts=BODYPARTS,
+        scorer="DLC_resnet18_bench",
+        stride=8,
+        net_type="resnet_18",
+        min_size=32,
+    )
+    return export_model(
+        ResNet18Stride8(len(BODYPARTS)).eval(), meta, folder / "resnet18.pt2", example_hw=(256, 256)
+    )
 
 
 def make_video(folder: Path, width: int, height: int, n: int) -> Path:
@@ -81,15 +87,23 @@ def bare_fps(model: PoseModel, frames: np.ndarray, batch: int) -> float:
     model.predict_frames(list(frames[:batch]))  # warm-up
     t = time.perf_counter()
     for i in range(0, len(frames), batch):
-        model.predict_frames(list(frames[i: i + batch]))
+        model.predict_frames(list(frames[i : i + batch]))
     return len(frames) / (time.perf_counter() - t)
 
 
 def pipeline_fps(model_path: Path, video: Path, out: Path, args) -> tuple[float, float]:
     """(steady frames/s, wall seconds including process start)."""
     t = time.perf_counter()
-    analyze_videos(model_path, [video], destfolder=out, batch_size=args.batch, device=args.device,
-                   threads=args.threads, progress=False, recordings=out)
+    analyze_videos(
+        model_path,
+        [video],
+        destfolder=out,
+        batch_size=args.batch,
+        device=args.device,
+        threads=args.threads,
+        progress=False,
+        recordings=out,
+    )
     wall = time.perf_counter() - t
     rec = read_recording(recording_path(out, "video0"))
     span = (rec["t_record"][-1] - rec["t_capture"][0]) / 1e9
@@ -97,8 +111,10 @@ def pipeline_fps(model_path: Path, video: Path, out: Path, args) -> tuple[float,
 
 
 def bench_batch(model_path: Path, tmp: Path, args) -> None:
-    print(f"\n== batch: bare forward vs poseloop analyze (batch {args.batch}, "
-          f"{args.threads} torch thread(s), {args.device}) ==")
+    print(
+        f"\n== batch: bare forward vs poseloop analyze (batch {args.batch}, "
+        f"{args.threads} torch thread(s), {args.device}) =="
+    )
     model = PoseModel(model_path, args.device)
     for (w, h), n in (((320, 240), args.frames_small), ((640, 480), args.frames_large)):
         video = make_video(tmp, w, h, n)
@@ -108,26 +124,33 @@ def bench_batch(model_path: Path, tmp: Path, args) -> None:
         for r in range(args.repeats):
             bare.append(bare_fps(model, frames, args.batch))
             fps, wall = pipeline_fps(model_path, video, tmp / f"out_{w}_{r}", args)
-            pipe.append(fps)
+            pipe.append(float(fps))
             walls.append(wall)
         b, p = statistics.median(bare), statistics.median(pipe)
-        print(f"{w}x{h}, {n} frames: bare {b:.2f} fps, analyze {p:.2f} fps, ratio {p / b:.3f} "
-              f"(runs bare {[round(x, 2) for x in bare]}, analyze {[round(x, 2) for x in pipe]}; "
-              f"analyze wall incl. start {statistics.median(walls):.1f} s)")
+        print(
+            f"{w}x{h}, {n} frames: bare {b:.2f} fps, analyze {p:.2f} fps, ratio {p / b:.3f} "
+            f"(runs bare {[round(x, 2) for x in bare]}, analyze {[round(x, 2) for x in pipe]}; "
+            f"analyze wall incl. start {statistics.median(walls):.1f} s)"
+        )
 
 
-def live_rig(tmp: Path, model_path: Path, cameras: int, w: int, h: int, seconds: float,
-             args) -> Path:
+def live_rig(
+    tmp: Path, model_path: Path, cameras: int, w: int, h: int, seconds: float, args
+) -> Path:
     n = int(30 * seconds)
     text = 'mode = "live"\n'
     for c in range(cameras):
-        text += (f'[[source]]\nname = "cam{c}"\nkind = "synthetic"\nfps = 30\nmax_frames = {n}\n'
-                 f"width = {w}\nheight = {h}\nseed = {c}\n")
+        text += (
+            f'[[source]]\nname = "cam{c}"\nkind = "synthetic"\nfps = 30\nmax_frames = {n}\n'
+            f"width = {w}\nheight = {h}\nseed = {c}\n"
+        )
     inputs = ", ".join(f'"cam{c}"' for c in range(cameras))
-    text += (f'[[inference]]\nname = "pose"\nmodel = "{model_path}"\ninputs = [{inputs}]\n'
-             f'device = "{args.device}"\nbatch_size = {cameras}\nmax_wait_ms = 5\n'
-             f"threads = {args.threads}\n"
-             f'[[recorder]]\nname = "rec"\ninputs = ["pose"]\nfolder = "rec_{cameras}_{w}"\n')
+    text += (
+        f'[[inference]]\nname = "pose"\nmodel = "{model_path}"\ninputs = [{inputs}]\n'
+        f'device = "{args.device}"\nbatch_size = {cameras}\nmax_wait_ms = 5\n'
+        f"threads = {args.threads}\n"
+        f'[[recorder]]\nname = "rec"\ninputs = ["pose"]\nfolder = "rec_{cameras}_{w}"\n'
+    )
     path = tmp / f"live_{cameras}_{w}.toml"
     path.write_text(text)
     return path
@@ -144,9 +167,11 @@ def bench_live(model_path: Path, tmp: Path, cameras: int, w: int, h: int, args) 
         done += len(rec["index"])
     lat = np.concatenate(lat)
     p50, p99 = np.percentile(lat, [50, 99])
-    print(f"{cameras} camera(s) {w}x{h} at 30 fps for {args.live_seconds:.0f} s: latency p50 "
-          f"{p50:.1f} ms p99 {p99:.1f} ms; processed {done} of {n * cameras} frames "
-          f"({done / args.live_seconds:.1f} poses/s, {100 * (1 - done / (n * cameras)):.0f}% skipped)")
+    print(
+        f"{cameras} camera(s) {w}x{h} at 30 fps for {args.live_seconds:.0f} s: latency p50 "
+        f"{p50:.1f} ms p99 {p99:.1f} ms; processed {done} of {n * cameras} frames "
+        f"({done / args.live_seconds:.1f} poses/s, {100 * (1 - done / (n * cameras)):.0f}% skipped)"
+    )
 
 
 def main() -> None:
@@ -164,8 +189,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-stream-") as d:
         tmp = Path(d)
         model_path = make_model(tmp)
-        print(f"model: ResNet-18 stride-8 heatmap net, {len(BODYPARTS)} bodyparts, random weights; "
-              f"torch {torch.__version__}, {args.threads} thread(s)")
+        print(
+            f"model: ResNet-18 stride-8 heatmap net, {len(BODYPARTS)} bodyparts, random weights; "
+            f"torch {torch.__version__}, {args.threads} thread(s)"
+        )
         if "batch" not in args.skip:
             bench_batch(model_path, tmp, args)
         if "live" not in args.skip:
