@@ -268,4 +268,24 @@ def _resolve(rig: Rig, base: Path) -> None:
             if s.camera in rec.cameras:
                 video = s.path if s.kind == "video" else s.camera
                 rec.table_paths[s.camera] = [video, rec.folder]
+    _one_consumer_each(rig)
     rig.bus = rig.bus or free_endpoint("127.0.0.1")
+
+
+def _one_consumer_each(rig: Rig) -> None:
+    """Every output feeds exactly one node: a PUSH socket deals messages out in turn, so
+    two consumers would each get half a stream, and none would stall the producer."""
+    links = [
+        ("source", s.name, [i.name for i in rig.inference if s.name in i.inputs], "inference")
+        for s in rig.sources
+    ]
+    links += [
+        ("inference", i.name, [r.name for r in rig.recorders if i.name in r.inputs], "recorder")
+        for i in rig.inference
+    ]
+    for role, name, consumers, what in links:
+        if len(consumers) != 1:
+            raise ConfigError(
+                f"{rig.path}: {role} {name!r} must be in the 'inputs' of exactly one {what}, "
+                f"found {consumers or 'none'}"
+            )

@@ -152,8 +152,13 @@ class Supervisor:
                     raise NodeDied(failure)
                 if self.print_stats and time.monotonic() - last_print >= self.stats_interval:
                     last_print = time.monotonic()
-                    if self.latest:
-                        print(format_stats(self.latest), flush=True)
+                    running = {
+                        spec.name: self.latest[spec.name]
+                        for _, spec in self.nodes
+                        if spec.name in self.latest and self.procs[spec.name].poll() is None
+                    }
+                    if running:
+                        print(format_stats(running), flush=True)
             self._drain(0)
             failure = self._dead()
             if failure:

@@ -24,6 +24,10 @@ def test_example_rig_loads(tmp_path, tiny_model):
 
 
 BASE = """
+[[recorder]]
+name = "rec"
+inputs = ["pose"]
+
 [[source]]
 name = "cam0"
 kind = "video"
@@ -50,6 +54,9 @@ inputs = ["cam0"]
         (BASE.replace('name = "pose"', 'name = "cam0"'), "unique"),
         (BASE + "[[recorder]]\nname = 'r'\ninputs = ['cam0']\n", "'inputs'"),
         (BASE + "[[recorder]]\nname = 'r'\n", "missing field"),
+        (BASE + "[[recorder]]\nname = 'r2'\ninputs = ['pose']\n", "exactly one recorder"),
+        (BASE.replace('inputs = ["pose"]', "inputs = []"), "'inputs'"),
+        (BASE + "[[source]]\nname = 'idle'\nkind = 'synthetic'\n", "exactly one inference"),
         ("mode = [", "not valid TOML"),
     ],
 )
