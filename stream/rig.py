@@ -226,6 +226,8 @@ def _resolve(rig: Rig, base: Path) -> None:
             raise ConfigError(f"{w}: field 'path' is required for kind {s.kind!r}")
         if s.kind in ("video", "images"):
             s.path = str((base / s.path).resolve())
+            if not Path(s.path).exists():
+                raise ConfigError(f"{w}: field 'path': no such file or folder {s.path}")
         _positive(w, "fps", s.fps, zero_ok=True)
         _positive(w, "max_frames", s.max_frames, zero_ok=True)
         s.camera = s.camera or s.name

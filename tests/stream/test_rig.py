@@ -47,6 +47,7 @@ inputs = ["cam0"]
         ("colour = 1\n" + BASE, "colour"),
         (BASE.replace('kind = "video"', 'kind = "webcam"'), "'kind'"),
         (BASE.replace('path = "v.mp4"', ""), "'path'"),
+        (BASE.replace('path = "v.mp4"', 'path = "absent.mp4"'), "absent.mp4"),
         (BASE.replace('inputs = ["cam0"]', 'inputs = ["cam9"]'), "'inputs'"),
         (BASE.replace('model = "model.pt2"', 'model = "none.pt2"'), "'model'"),
         (BASE + "batch_size = 0\n", "'batch_size'"),
@@ -62,6 +63,7 @@ inputs = ["cam0"]
 )
 def test_rig_errors_name_file_and_field(tmp_path, tiny_model, text, field):
     shutil.copy(tiny_model, tmp_path / "model.pt2")
+    (tmp_path / "v.mp4").write_bytes(b"")
     path = tmp_path / "bad_rig.toml"
     path.write_text(text)
     with pytest.raises(ConfigError, match="bad_rig.toml") as err:
@@ -71,6 +73,7 @@ def test_rig_errors_name_file_and_field(tmp_path, tiny_model, text, field):
 
 def test_host_from_file(tmp_path, tiny_model):
     shutil.copy(tiny_model, tmp_path / "model.pt2")
+    (tmp_path / "v.mp4").write_bytes(b"")
     path = tmp_path / "rig.toml"
     path.write_text(
         'host = "0.0.0.0"\n'
