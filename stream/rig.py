@@ -154,7 +154,10 @@ def _positive(where: str, key: str, value: float, zero_ok: bool = False) -> None
 
 def load_rig(path: str | Path) -> Rig:
     """Read and validate a rig TOML file; endpoints are resolved (free loopback ports)."""
-    import tomllib
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
 
     path = Path(path)
     if not path.exists():
