@@ -124,7 +124,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "default": {},
     "demo": dict(net="resnet_18", weights="none", stride=4, dilate=False, head_channels=64,
                  epochs=100, batch_size=8, lr=3e-3, locref_weight=1.0, crop_size=[128, 128],
-                 max_minutes=5.0, eval_every=5,
+                 max_minutes=5.0, eval_every=5, threads=1,  # robust when the cores are shared
                  augment=dict(crop=0.0, jpeg=0.0, motion_blur=0.0, gaussian_blur=0.0, noise=0.0,
                               scale=[0.8, 1.2], translate=0.0)),
     "openfield": dict(net="resnet_18", weights="none", stride=4, dilate=False, head_channels=64,

@@ -145,8 +145,6 @@ class Trainer:
         self.train_data, self.test_data = train, test
         self.progress = progress
         self.device = resolve_device(config.device)
-        if config.threads:
-            torch.set_num_threads(config.threads)
         torch.manual_seed(config.seed)
         n_kp = len(self.bodyparts)
         self.net = build_network(config, n_kp).to(self.device)
@@ -282,6 +280,17 @@ class Trainer:
         return error
 
     def run(self) -> State:
+        """Train until ``epochs`` or the time budget; torch's thread count is set to
+        ``config.threads`` meanwhile and restored after."""
+        threads = torch.get_num_threads()
+        if self.config.threads:
+            torch.set_num_threads(self.config.threads)
+        try:
+            return self._run()
+        finally:
+            torch.set_num_threads(threads)
+
+    def _run(self) -> State:
         cfg = self.config
         logger = _Logger(self.dir.log_path, self.state.epoch if self.state.iteration else None)
         self._session_start = last_save = time.perf_counter()
