@@ -180,7 +180,7 @@ def bundle_adjust(cameras: list[Camera], board_poses: dict[int, np.ndarray],
     for round_ in range(2):
         by_cam = [np.flatnonzero(obs.cam == c) for c in range(len(cameras))]
         sol = least_squares(_residuals, x0, jac_sparsity=_sparsity(lay, obs), loss=loss,
-                            f_scale=f_scale, x_scale="jac", method="trf", ftol=1e-7,
+                            f_scale=f_scale, x_scale="jac", method="trf", ftol=1e-6,
                             xtol=1e-10, gtol=1e-10, max_nfev=200,
                             args=(cameras, lay, obs, by_cam))
         nfev += sol.nfev

@@ -55,7 +55,7 @@ def checked_pnp(camera: Camera, board: Board, ids: np.ndarray, corners: np.ndarr
         return None
     proj = project_camera_frame(cam_pts, camera.matrix, camera.dist, camera.fisheye)
     err = float(np.sqrt(np.mean(np.sum((proj - corners) ** 2, -1))))
-    if err > max_error:
+    if not err <= max_error:  # also rejects NaN from a degenerate solve
         return None
     return BoardPose(rot, t, err, len(ids))
 

@@ -23,6 +23,8 @@ from calib.rig_file import Rig
 
 IMAGE_SIZE = (800, 600)
 ARENA_BOARD = Board("charuco", 9, 6, 60.0, 45.0, "DICT_4X4_50")
+# Bigger squares and markers for rendered views: the ArUco bits must span a few pixels.
+RENDER_BOARD = Board("charuco", 7, 5, 90.0, 70.0, "DICT_4X4_50")
 
 
 def _look_at(center: np.ndarray, target: np.ndarray) -> np.ndarray:
@@ -63,6 +65,9 @@ def make_rig(n_cameras: int = 4, seed: int = 0, radius: float = 900.0,
     return Rig(cameras, {"virtual": True}), arena_to_world
 
 
+FLIP = np.diag([1.0, -1.0, -1.0])  # half a turn about x
+
+
 def board_motion(n_views: int, arena_to_world: np.ndarray, board: Board = ARENA_BOARD,
                  seed: int = 0) -> np.ndarray:
     """Board -> world poses ``(n_views, 6)`` (rvec, tvec) along a smooth random path: the
@@ -83,7 +88,8 @@ def board_motion(n_views: int, arena_to_world: np.ndarray, board: Board = ARENA_
     half = np.array([*board.extent, 0.0]) / 2
     out = np.empty((n_views, 6))
     for v in range(n_views):
-        rot_arena = rodrigues(tilt[v]) @ rodrigues(np.array([0, 0, yaw[v]]))
+        # printed side up: the board's z axis (pointing away from its viewers) points down
+        rot_arena = rodrigues(tilt[v]) @ rodrigues(np.array([0, 0, yaw[v]])) @ FLIP
         rot = arena_to_world[:3, :3] @ rot_arena
         trans = arena_to_world[:3, :3] @ (center[v] - rot_arena @ half) + arena_to_world[:3, 3]
         out[v] = np.concatenate([rotation_to_rvec(rot), trans])
@@ -102,7 +108,7 @@ def observe(rig: Rig, poses: np.ndarray, board: Board = ARENA_BOARD, noise_px: f
             occlusion: float = 0.3, max_angle_deg: float = 70.0, margin: float = 5.0,
             seed: int = 0) -> VirtualViews:
     """What each camera detects of the board in each pose: corners inside the image (by
-    `margin` px) on a board facing the camera within `max_angle_deg`; with probability
+    `margin` px) on a board whose printed side faces the camera within `max_angle_deg`; with probability
     `occlusion` a random block of corners is hidden; views keeping fewer than 6 corners are
     failures. Gaussian noise of `noise_px` per coordinate."""
     rng = np.random.default_rng(seed)
@@ -116,9 +122,10 @@ def observe(rig: Rig, poses: np.ndarray, board: Board = ARENA_BOARD, noise_px: f
             rot = rodrigues(pose[:3])
             world = objp @ rot.T + pose[3:]
             cam_pts = cam.to_camera_frame(world)
+            # the printed side faces the camera when the board's z axis points away from it
             normal = cam.rotation @ rot[:, 2]
             to_cam = -cam_pts.mean(0) / np.linalg.norm(cam_pts.mean(0))
-            cos = abs(float(normal @ to_cam))
+            cos = -float(normal @ to_cam)
             px = cam.project(world)
             low, high = margin, np.array(cam.size) - 1 - margin
             inside = (cam_pts[:, 2] > 0) & np.all((px > low) & (px < high), axis=1)
@@ -155,6 +162,7 @@ class Renderer:
         self.pad = int(round(board.square_length * self.px_per_unit * 0.5))
         self.texture = cv2.copyMakeBorder(texture, *[self.pad] * 4, cv2.BORDER_CONSTANT,
                                           value=255)
+        self.back = np.full_like(self.texture, 220)  # the unprinted back of the board
         sub = [(np.arange(n * supersample) + 0.5) / supersample - 0.5 for n in (width, height)]
         u, v = np.meshgrid(*sub)
         rays = UndistortTable(cam)(np.stack([u, v], -1).reshape(-1, 2)).reshape(*u.shape, 2)
@@ -202,6 +210,7 @@ class Renderer:
             rot = cam.rotation @ rodrigues(p[:3])  # board -> camera
             trans = cam.rotation @ p[3:] + cam.tvec
             normal = rot[:, 2]
+            texture = self.texture if normal @ trans > 0 else self.back  # printed side?
             with np.errstate(divide="ignore", invalid="ignore"):
                 s = (normal @ trans) / (rays @ normal)  # ray parameter at the plane
             board_xy = (rays * s[:, None] - trans) @ rot[:, :2]
@@ -211,29 +220,40 @@ class Renderer:
                 m = board_xy[:, k] * self.px_per_unit - 0.5 + self.pad
                 m[behind | ~np.isfinite(m)] = -1e6
                 maps.append(m.reshape((y1 - y0) * ss, (x1 - x0) * ss).astype(np.float32))
-            img = cv2.remap(self.texture, maps[0], maps[1], cv2.INTER_LINEAR,
+            img = cv2.remap(texture, maps[0], maps[1], cv2.INTER_LINEAR,
                             borderMode=cv2.BORDER_CONSTANT, borderValue=128)
             acc += cv2.resize(img, (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA)
         out[y0:y1, x0:x1] = np.clip(acc / len(steps), 0, 255).astype(np.uint8)
         return out
 
 
-def render_videos(rig: Rig, poses: np.ndarray, folder, board: Board = ARENA_BOARD,
-                  blur: bool = True, fps: float = 30.0) -> list:
-    """One mp4 per camera of the board moving along `poses` (motion blur between
-    consecutive poses); frame ``k`` of every video shows pose ``k``."""
+def render_views(rig: Rig, poses: np.ndarray, folder, board: Board = ARENA_BOARD,
+                 blur: float = 0.15, supersample: int = 2, video: bool = True,
+                 fps: float = 30.0) -> list:
+    """Film the board moving along `poses` with every camera: one mp4 per camera
+    (``<folder>/<camera>.mp4``) or, with ``video=False``, one folder of PNGs per camera.
+    Frame ``k`` of every camera shows pose ``k``; with `blur` > 0 the board moves that
+    fraction of the way to the next pose during the exposure (motion blur)."""
     from pathlib import Path
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for cam in rig.cameras:
-        renderer = Renderer(cam, board)
-        path = folder / f"{cam.name}.mp4"
-        writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, cam.size)
+        renderer = Renderer(cam, board, supersample=supersample)
+        path = folder / (f"{cam.name}.mp4" if video else cam.name)
+        if video:
+            writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, cam.size)
+        else:
+            path.mkdir(exist_ok=True)
         for k, pose in enumerate(poses):
-            nxt = 0.5 * (pose + poses[k + 1]) if blur and k + 1 < len(poses) else None
-            writer.write(cv2.cvtColor(renderer(pose, nxt), cv2.COLOR_GRAY2BGR))
-        writer.release()
+            moved = pose + blur * (poses[k + 1] - pose) if blur and k + 1 < len(poses) else None
+            img = renderer(pose, moved, blur_steps=3)
+            if video:
+                writer.write(cv2.cvtColor(img, cv2.COLOR_GRAY2BGR))
+            else:
+                cv2.imwrite(str(path / f"frame{k:05d}.png"), img)
+        if video:
+            writer.release()
         paths.append(path)
     return paths
