@@ -108,9 +108,9 @@ def observe(rig: Rig, poses: np.ndarray, board: Board = ARENA_BOARD, noise_px: f
             occlusion: float = 0.3, max_angle_deg: float = 70.0, margin: float = 5.0,
             seed: int = 0) -> VirtualViews:
     """What each camera detects of the board in each pose: corners inside the image (by
-    `margin` px) on a board whose printed side faces the camera within `max_angle_deg`; with probability
-    `occlusion` a random block of corners is hidden; views keeping fewer than 6 corners are
-    failures. Gaussian noise of `noise_px` per coordinate."""
+    `margin` px) on a board whose printed side faces the camera within `max_angle_deg`;
+    with probability `occlusion` a random block of corners is hidden; views keeping fewer
+    than 6 corners are failures. Gaussian noise of `noise_px` per coordinate."""
     rng = np.random.default_rng(seed)
     objp = board.object_points()
     grid = board.corner_grid(np.arange(board.n_corners))

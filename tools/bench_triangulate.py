@@ -40,7 +40,8 @@ def accuracy(rig, a2w, n: int, seed: int) -> dict[str, float]:
     out = {}
     ones = np.ones((len(cams), n))
     res = tri.triangulate(truth + rng.normal(0, 1, truth.shape))
-    out["equal noise RMSE / CRB (goal <= 1.02)"] = rmse(res.xyz, pts) / cramer_rao_rmse(cams, pts, ones)
+    out["equal noise RMSE / CRB (goal <= 1.02)"] = (
+        rmse(res.xyz, pts) / cramer_rao_rmse(cams, pts, ones))
     lik = rng.uniform(0.2, 1.0, ones.shape)
     res = tri.triangulate(truth + rng.normal(0, 1, truth.shape) / lik[..., None], lik)
     out["likelihood noise RMSE / CRB (goal <= 1.05)"] = (
