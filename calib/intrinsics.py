@@ -60,10 +60,15 @@ def _homography_outliers(det: CameraDetections, board: Board, frames: list[int])
     return [k for k, e in errors.items() if not e <= limit]
 
 
+def _fisheye_flag(name: str) -> int:
+    """Fisheye calibration flags live in ``cv2.fisheye`` in OpenCV 4, in ``cv2`` in 5."""
+    return int(getattr(cv2.fisheye, name, None) or getattr(cv2, name))
+
+
 def _fit(obj: list[np.ndarray], img: list[np.ndarray], size: tuple[int, int], fisheye: bool,
          fix_k3: bool) -> tuple[np.ndarray, np.ndarray, list, list, np.ndarray | None]:
     if fisheye:
-        flags = cv2.fisheye.CALIB_RECOMPUTE_EXTRINSIC | cv2.fisheye.CALIB_FIX_SKEW
+        flags = _fisheye_flag("CALIB_RECOMPUTE_EXTRINSIC") | _fisheye_flag("CALIB_FIX_SKEW")
         criteria = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 100, 1e-10)
         _, k, d, rvecs, tvecs = cv2.fisheye.calibrate(
             [o[None].astype(np.float64) for o in obj], [i[None].astype(np.float64) for i in img],

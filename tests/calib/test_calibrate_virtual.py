@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from calib.calibrate_rig import calibrate_rig
+from calib.rig_file import Rig
 from calib.virtual_rig import ARENA_BOARD, board_motion, make_rig, observe
 
 
@@ -72,3 +73,17 @@ def test_single_camera_gives_intrinsics_only(rig3):
     assert result.bundle is None
     assert np.abs(np.diag(cam.matrix)[:2] / np.diag(true.matrix)[:2] - 1).max() < 2e-3
     assert result.intrinsics[0].std["fx"] > 0
+
+
+def test_fisheye_rig(rig3):
+    true_rig, a2w = rig3
+    cams = []
+    for cam in true_rig.cameras:
+        fish = cam.copy()
+        fish.fisheye, fish.dist = True, np.array([0.05, -0.02, 0.004, -0.001])
+        cams.append(fish)
+    fish_rig = Rig(cams)
+    views = observe(fish_rig, board_motion(80, a2w, seed=2), noise_px=0.1, seed=3)
+    result = calibrate_rig(views.detections, ARENA_BOARD, fisheye=True)
+    assert all(c.fisheye and c.dist.size == 4 for c in result.rig.cameras)
+    check_against_truth(fish_rig, result, 0.1)
