@@ -228,7 +228,7 @@ class Renderer:
 
 
 def render_views(rig: Rig, poses: np.ndarray, folder, board: Board = ARENA_BOARD,
-                 blur: float = 0.15, supersample: int = 2, video: bool = True,
+                 blur: float = 0.05, supersample: int = 2, video: bool = True,
                  fps: float = 30.0) -> list:
     """Film the board moving along `poses` with every camera: one mp4 per camera
     (``<folder>/<camera>.mp4``) or, with ``video=False``, one folder of PNGs per camera.

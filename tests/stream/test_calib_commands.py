@@ -21,7 +21,8 @@ def test_board_command_writes_png_and_pdf(tmp_path, capsys):
     assert "marker_length" in capsys.readouterr().err
 
 
-def _calibrate_and_check(true_rig, sources, tmp_path, capsys, focal_tol, rms_max):
+def _calibrate_and_check(true_rig, sources, tmp_path, capsys, focal_tol, rms_max,
+                         pp_tol=5.0, pp_sigmas=None):
     out = tmp_path / "calibration.toml"
     assert main(["calibrate", *map(str, sources), "-o", str(out), *BOARD_ARGS]) == 0
     printed = capsys.readouterr().out
@@ -30,7 +31,12 @@ def _calibrate_and_check(true_rig, sources, tmp_path, capsys, focal_tol, rms_max
     assert rig.names == [c.name for c in true_rig.cameras]
     for true, est in zip(true_rig.cameras, rig.cameras, strict=True):
         assert abs(est.matrix[0, 0] / true.matrix[0, 0] - 1) < focal_tol
-        assert np.abs(est.matrix[:2, 2] - true.matrix[:2, 2]).max() < 5
+        pp_err = np.abs(est.matrix[:2, 2] - true.matrix[:2, 2])
+        if pp_sigmas is None:
+            assert pp_err.max() < pp_tol
+        else:  # the reported uncertainty must cover the error
+            std = rig.metadata[est.name]["std"]
+            assert (pp_err < pp_sigmas * np.array([std["cx"], std["cy"]])).all()
         assert np.linalg.norm(est.center - true.center) < 0.02 * true_rig.size()
         assert rig.metadata[est.name]["rms_px"] < rms_max
     for suffix in ("_report.txt", "_rig.png", "_errors.png"):
@@ -54,11 +60,13 @@ def test_calibrate_and_undistort_check_on_rendered_image_folders(tmp_path, capsy
 
 @pytest.mark.slow
 def test_calibrate_and_undistort_check_on_rendered_videos(tmp_path, capsys):
-    # motion blur, anti-aliased rendering and mp4 compression
+    # motion blur (the board moves ~3 px during the exposure), anti-aliasing, mp4 compression
     rig, a2w = make_rig(3, seed=11)
     poses = board_motion(60, a2w, RENDER_BOARD, seed=12)
     videos = render_views(rig, poses, tmp_path / "videos", RENDER_BOARD)
-    _calibrate_and_check(rig, videos, tmp_path, capsys, focal_tol=0.005, rms_max=0.5)
+    # ~30 blurred views per camera leave the principal point uncertain by ~2 px
+    _calibrate_and_check(rig, videos, tmp_path, capsys, focal_tol=0.005, rms_max=0.5,
+                         pp_sigmas=4.0)
 
 
 def test_triangulate_command_on_analysis_tables(tmp_path, capsys):
