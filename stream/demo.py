@@ -45,8 +45,10 @@ def heldout_error(table: Path, groundtruth: Path, train_frames: set[int]) -> tup
     poses, _ = read_analysis(table)
     truth, _ = read_analysis(groundtruth)
     if poses.n_frames != truth.n_frames or poses.bodyparts != truth.bodyparts:
-        raise ValueError(f"{table}: {poses.n_frames} frames of {poses.bodyparts}, ground truth "
-                         f"has {truth.n_frames} of {truth.bodyparts}")
+        raise ValueError(
+            f"{table}: {poses.n_frames} frames of {poses.bodyparts}, ground truth "
+            f"has {truth.n_frames} of {truth.bodyparts}"
+        )
     keep = np.ones(poses.n_frames, bool)
     keep[[i for i in train_frames if i < poses.n_frames]] = False
     dist = np.linalg.norm(poses.xy[keep] - truth.xy[keep], axis=2)
@@ -54,8 +56,14 @@ def heldout_error(table: Path, groundtruth: Path, train_frames: set[int]) -> tup
     return float(np.nanmean(dist[visible])), int(keep.sum())
 
 
-def run_demo(outdir: str | Path, frames: int = 600, labeled: int = 120, minutes: float = 5.0,
-             seed: int = 0, batch_size: int = 8) -> DemoResult:
+def run_demo(
+    outdir: str | Path,
+    frames: int = 600,
+    labeled: int = 120,
+    minutes: float = 5.0,
+    seed: int = 0,
+    batch_size: int = 8,
+) -> DemoResult:
     from stream.analyze import analyze_videos
     from train.dataset import make_split
     from train.evaluate import evaluate_network
@@ -80,11 +88,20 @@ def run_demo(outdir: str | Path, frames: int = 600, labeled: int = 120, minutes:
     (table,) = analyze_videos(model, [video], destfolder=outdir, csv=True, batch_size=batch_size)
     train_frames = {_frame_index(img) for img in split.train}
     video_error, scored = heldout_error(table, groundtruth_path(video), train_frames)
-    result = DemoResult(project.root, model, table, evaluation.error("test"), video_error,
-                        scored, (time.monotonic() - start) / 60)
+    result = DemoResult(
+        project.root,
+        model,
+        table,
+        evaluation.error("test"),
+        video_error,
+        scored,
+        (time.monotonic() - start) / 60,
+    )
     print(f"\nproject: {result.project}\nmodel:   {result.model}\nposes:   {result.table}")
     print(f"test error (held-out labeled frames): {result.test_error:.2f} px")
-    print(f"video error vs ground truth ({scored} frames not used for training): "
-          f"{result.video_error:.2f} px")
+    print(
+        f"video error vs ground truth ({scored} frames not used for training): "
+        f"{result.video_error:.2f} px"
+    )
     print(f"total: {result.minutes:.1f} min")
     return result

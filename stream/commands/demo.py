@@ -1,4 +1,4 @@
-"""Run the whole loop on synthetic data: render, train, export, analyze, score (minutes on a CPU)."""
+"""Run the whole loop on synthetic data: render, train, export, analyze, score (CPU, minutes)."""
 
 import argparse
 
