@@ -132,8 +132,11 @@ class ViewerSpec:
     name: str
     inputs: list[str]  # inference nodes
     skeleton: list[list[str]] = field(default_factory=list)  # default: the model's
+    pcutoff: float = 0.1  # skeleton edges only between points at least this likely
     refresh_hz: float = 30.0
     input_endpoints: list[str] = field(default_factory=list)  # poses, then frame previews
+    cameras: list[str] = field(default_factory=list)
+    models: list[str] = field(default_factory=list)  # for the default skeleton
 
 
 @dataclass
@@ -278,7 +281,7 @@ def load_rig(path: str | Path) -> Rig:
             for i, t in enumerate(tables("triangulate"))
         ],
         viewers=[
-            _build(ViewerSpec, t, f"{path}: viewer[{i}]", ("input_endpoints",))
+            _build(ViewerSpec, t, f"{path}: viewer[{i}]", ("input_endpoints", "cameras", "models"))
             for i, t in enumerate(tables("viewer"))
         ],
     )
@@ -440,7 +443,11 @@ def _resolve_viewers(rig: Rig) -> None:
             raise ConfigError(f"{w}: a viewer needs mode = \"live\" (batch links are lossless)")
         _inputs(w, view.inputs, infer_by_name, "inference nodes")
         _positive(w, "refresh_hz", view.refresh_hz)
+        if not 0 <= view.pcutoff <= 1:
+            raise ConfigError(f"{w}: field 'pcutoff' must be in [0, 1], got {view.pcutoff}")
         view.input_endpoints = [infer_by_name[n].endpoint for n in view.inputs]
+        view.cameras = [c for n in view.inputs for c in infer_by_name[n].cameras]
+        view.models = [infer_by_name[n].model for n in view.inputs]
         for n in view.inputs:
             for src in infer_by_name[n].inputs:
                 s = by_name[src]
@@ -485,3 +492,16 @@ def _check_links(rig: Rig) -> None:
             raise ConfigError(
                 f"{rig.path}: {role} {name!r} must be in the 'inputs' of at least one {what}"
             )
+
+
+def add_viewer(rig: Rig, name: str = "view", pcutoff: float = 0.1) -> ViewerSpec:
+    """A viewer of every inference node of a loaded `rig` (live mode only), with the
+    sources' frame previews turned on; the caller runs it (e.g. in its own window)."""
+    spec = ViewerSpec(name, [i.name for i in rig.inference], pcutoff=pcutoff)
+    rig.viewers.append(spec)
+    try:
+        _resolve_viewers(rig)
+    except ConfigError:
+        rig.viewers.remove(spec)
+        raise
+    return spec

@@ -81,3 +81,39 @@ def qt_app():
     from stream.viewer import app
 
     return app()
+
+
+def test_view_runs_a_live_3d_rig_with_fan_out(tmp_path, tiny_model, qt_app):
+    """`poseloop view rig.toml`: the rig runs in the background (sources -> inference ->
+    recorder + sync + a [[viewer]] node; sync -> triangulate -> recorder) and the window
+    shows it; every file is closed when the input ends."""
+    from calib.rig_file import save_rig
+    from calib.virtual_rig import make_rig
+    from stream.record3d import read_recording3d, recording3d_path, table3d_path
+    from stream.recorder import read_recording, recording_path
+    from stream.view import view
+
+    save_rig(make_rig(2, seed=0)[0], tmp_path / "calibration.toml")
+    cams = "".join(
+        f'[[source]]\nname = "cam{i}"\nkind = "synthetic"\nfps = 30\nmax_frames = 45\n'
+        f"width = 160\nheight = 120\nseed = {i}\n"
+        for i in range(2)
+    )
+    (tmp_path / "rig.toml").write_text(
+        f'mode = "live"\n{cams}'
+        f'[[inference]]\nname = "pose"\nmodel = "{tiny_model}"\ninputs = ["cam0", "cam1"]\n'
+        "batch_size = 2\nthreads = 1\n"
+        '[[sync]]\nname = "sync"\ninputs = ["pose"]\nmax_wait_ms = 200\n'
+        '[[triangulate]]\nname = "tri"\ninputs = ["sync"]\ncalibration = "calibration.toml"\n'
+        "pcutoff = 0.0\n"
+        '[[recorder]]\nname = "rec"\ninputs = ["pose", "tri"]\nfolder = "rec"\n'
+        '[[viewer]]\nname = "window"\ninputs = ["pose"]\n'
+    )
+    drawn = view([str(tmp_path / "rig.toml")], close_when_done=True)
+    assert drawn > 0
+    rows = {c: len(read_recording(recording_path(tmp_path / "rec", c))["index"])
+            for c in ("cam0", "cam1")}
+    assert all(n > 0 for n in rows.values()), rows
+    rec3d = read_recording3d(recording3d_path(tmp_path / "rec", "tri"))
+    assert 0 < len(rec3d["index"]) <= 45 and np.all(np.diff(rec3d["index"]) > 0)
+    assert table3d_path(tmp_path / "rec", "tri").exists()
