@@ -11,7 +11,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="board video or image folder per camera, in the calibration's order")
     parser.add_argument("-o", "--output", default="undistort_check", help="output folder")
     parser.add_argument("--views", type=int, default=4, help="views per camera (default 4)")
-    add_board_arguments(parser)
+    add_board_arguments(parser, from_calibration=True)
 
 
 def main(args: argparse.Namespace) -> None:
@@ -22,7 +22,7 @@ def main(args: argparse.Namespace) -> None:
 
     with calib_errors():
         rig = load_rig(args.calibration)
-        board = board_from_args(args)
+        board = board_from_args(args, rig.metadata.get("board"))
         if len(args.sources) > len(rig.cameras):
             raise CalibrationError(f"{len(args.sources)} sources for {len(rig.cameras)} cameras "
                                    f"in {args.calibration}")
