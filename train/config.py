@@ -49,6 +49,7 @@ class ProjectConfig:
     default_net_type: str = "resnet_50"
     # poseloop's own optional keys (DeepLabCut ignores unknown keys)
     flip_pairs: tuple[tuple[str, str], ...] = ()
+    reference_length: tuple[str, str] | None = None  # [a, b]: PCK at a fraction of |a - b|
     raw: Any = field(default=None, repr=False)
 
     @property
@@ -108,6 +109,17 @@ def _pairs(path: Path, raw: dict, key: str, bodyparts: tuple[str, ...]) -> tuple
     return tuple(pairs)
 
 
+def _reference(path: Path, raw: dict, bodyparts: tuple[str, ...]) -> tuple[str, str] | None:
+    value = raw.get("reference_length")
+    if value is None:
+        return None
+    if not isinstance(value, list) or len(value) != 2 or value[0] == value[1]:
+        raise ConfigError(f"{path}: key 'reference_length' must be two different bodyparts "
+                          f"[a, b], got {value!r}")
+    (pair,) = _pairs(path, {"reference_length": [value]}, "reference_length", bodyparts)
+    return pair
+
+
 def parse_config(path: Path, raw: Any) -> ProjectConfig:
     """Validate a loaded config.yaml document; errors name the file and the key."""
     if not isinstance(raw, dict):
@@ -158,6 +170,7 @@ def parse_config(path: Path, raw: Any) -> ProjectConfig:
         batch_size=int(_typed(path, raw, "batch_size", int, 8)),
         default_net_type=str(raw.get("default_net_type") or "resnet_50"),
         flip_pairs=_pairs(path, raw, "flip_pairs", bodyparts),
+        reference_length=_reference(path, raw, bodyparts),
         raw=raw,
     )
 
