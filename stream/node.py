@@ -19,6 +19,7 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Iterator
 from dataclasses import asdict
 
 import numpy as np
@@ -123,7 +124,30 @@ class Node:
         self.bad = m.BadMessages(name)
         self.stats = StatsMeter(self, stats_interval)
         self.stop_requested = False
+        self._stop_at: float | None = None
         self._sockets: list[zmq.Socket] = []
+
+    def grace_over(self, grace_s: float) -> bool:
+        """True once a stop was requested more than `grace_s` ago: until then a node
+        keeps draining its inputs so what is in flight still gets written."""
+        if not self.stop_requested:
+            return False
+        if self._stop_at is None:
+            self._stop_at = time.monotonic() + grace_s
+        return time.monotonic() > self._stop_at
+
+    def drain(self, sock: zmq.Socket, timeout_ms: int, limit: int = 1000) -> Iterator[m.Message]:
+        """The messages waiting on `sock`, after waiting up to `timeout_ms` for the first;
+        malformed ones are counted and left out."""
+        if not sock.poll(timeout_ms):
+            return
+        for _ in range(limit):
+            try:
+                msg = m.receive(sock, self.bad, zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            if msg is not None:
+                yield msg
 
     def publish(self, msg: m.Message) -> None:
         """Send to the supervisor without ever blocking (a full bus drops stats).

@@ -25,7 +25,6 @@ from pathlib import Path
 
 import h5py
 import numpy as np
-import zmq
 
 from stream import messages as m
 from stream.record3d import Poses3DFile, recording3d_path, to_table3d
@@ -191,24 +190,16 @@ def run(spec: RecorderSpec, node) -> None:
     inp = node.input(spec.mode, spec.input_endpoints)
     rec = Recorder(spec, node)
     node.ready()
-    stop_at = None
     try:
         while len(rec.done) < len(spec.cameras):
-            if node.stop_requested and stop_at is None:
-                stop_at = time.monotonic() + STOP_GRACE_S
-            if stop_at is not None and time.monotonic() > stop_at:
+            if node.grace_over(STOP_GRACE_S):
                 log.warning("%s: stopped before every camera ended", spec.name)
                 break
-            if inp.poll(POLL_MS):
-                for _ in range(1000):
-                    try:
-                        msg = m.receive(inp, node.bad, zmq.NOBLOCK)
-                    except zmq.Again:
-                        break
-                    if isinstance(msg, (m.Poses2D, m.Poses3D)):
-                        rec.pose(msg)
-                    elif isinstance(msg, m.End):
-                        rec.end(msg.camera, msg.last_seq)
+            for msg in node.drain(inp, POLL_MS):
+                if isinstance(msg, (m.Poses2D, m.Poses3D)):
+                    rec.pose(msg)
+                elif isinstance(msg, m.End):
+                    rec.end(msg.camera, msg.last_seq)
             rec.maybe_flush()
             node.stats.queue = sum(f.pending for f in rec.files.values())
             node.stats.tick()

@@ -18,7 +18,6 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
-import zmq
 
 from stream import messages as m
 from stream.rig import SyncSpec
@@ -165,7 +164,6 @@ def run(spec: SyncSpec, node) -> None:
     grouper = Grouper(spec.name, spec.cameras, spec.by, spec.tolerance_ms,
                       spec.max_wait_ms / 1000 if live else None, spec.max_pending)
     node.ready()
-    stop_at = None
 
     def send(groups: list[m.Group2D]) -> None:
         for g in groups:
@@ -175,21 +173,14 @@ def run(spec: SyncSpec, node) -> None:
                 node.stats.drop()
 
     while not grouper.done:
-        if node.stop_requested and stop_at is None:
-            stop_at = time.monotonic() + STOP_GRACE_S
-        if stop_at is not None and time.monotonic() > stop_at:
+        if node.grace_over(STOP_GRACE_S):
             log.warning("%s: stopped before every camera ended", spec.name)
             break
-        if inp.poll(POLL_MS):
-            for _ in range(1000):
-                try:
-                    msg = m.receive(inp, node.bad, zmq.NOBLOCK)
-                except zmq.Again:
-                    break
-                if isinstance(msg, m.Poses2D):
-                    send(grouper.add(msg, time.monotonic()))
-                elif isinstance(msg, m.End) and msg.camera in spec.cameras:
-                    send(grouper.end(msg.camera, time.monotonic()))
+        for msg in node.drain(inp, POLL_MS):
+            if isinstance(msg, m.Poses2D):
+                send(grouper.add(msg, time.monotonic()))
+            elif isinstance(msg, m.End) and msg.camera in spec.cameras:
+                send(grouper.end(msg.camera, time.monotonic()))
         send(grouper.ready(time.monotonic()))
         node.stats.queue = len(grouper.pending)
         node.stats.totals.update(grouper.counts())

@@ -10,10 +10,8 @@ reprojection error (px) and number of cameras used.
 from __future__ import annotations
 
 import logging
-import time
 
 import numpy as np
-import zmq
 
 from stream import messages as m
 from stream.rig import TriangulateSpec
@@ -68,31 +66,23 @@ def run(spec: TriangulateSpec, node) -> None:
     out = node.output(spec.mode, spec.endpoint)
     lifter = Lifter(spec)
     node.ready()
-    stop_at = None
     last_seq = -1
     ended = False
     while not ended:
-        if node.stop_requested and stop_at is None:
-            stop_at = time.monotonic() + STOP_GRACE_S
-        if stop_at is not None and time.monotonic() > stop_at:
+        if node.grace_over(STOP_GRACE_S):
             log.warning("%s: stopped before its input ended", spec.name)
             break
-        if inp.poll(POLL_MS):
-            for _ in range(1000):
-                try:
-                    msg = m.receive(inp, node.bad, zmq.NOBLOCK)
-                except zmq.Again:
-                    break
-                if isinstance(msg, m.Group2D):
-                    pose = lifter(msg)
-                    if pose is None:
-                        continue
-                    node.send(out, pose)
-                    node.stats.frame(spec.name, msg.t_capture)
-                    last_seq = pose.seq
-                elif isinstance(msg, m.End):
-                    ended = True
-                    last_seq = msg.last_seq
-                    break
+        for msg in node.drain(inp, POLL_MS):
+            if isinstance(msg, m.Group2D):
+                pose = lifter(msg)
+                if pose is None:
+                    continue
+                node.send(out, pose)
+                node.stats.frame(spec.name, msg.t_capture)
+                last_seq = pose.seq
+            elif isinstance(msg, m.End):
+                ended = True
+                last_seq = msg.last_seq
+                break
         node.stats.tick()
     node.send(out, m.End(spec.name, last_seq))
