@@ -28,6 +28,7 @@ import h5py
 import numpy as np
 
 from stream import messages as m
+from stream.h5append import append_columns
 
 SCHEMA = 1
 CHUNK = 256
@@ -89,11 +90,7 @@ class Poses3DFile:
             "t_capture": np.array([p.t_capture for p in msgs], np.int64),
             "t_record": np.array([t for _, t in self._buf], np.int64),
         }
-        for name, values in columns.items():
-            ds = self.h5[name]
-            ds.resize(n0 + n, axis=0)
-            ds[n0:] = values
-        self.h5.flush()
+        append_columns(self.h5, n0, columns)
         self.rows += n
         self._buf.clear()
 

@@ -27,6 +27,7 @@ import h5py
 import numpy as np
 
 from stream import messages as m
+from stream.h5append import append_columns
 from stream.record3d import Poses3DFile, recording3d_path, to_table3d
 from stream.rig import RecorderSpec
 
@@ -41,6 +42,7 @@ TIMES = ("t_capture", "t_infer", "t_record")
 
 def recording_path(folder: str | Path, camera: str) -> Path:
     return Path(folder) / f"{camera}.rec.h5"
+
 
 
 class CameraFile:
@@ -87,11 +89,7 @@ class CameraFile:
             "t_infer": np.array([p.t_infer for p, _ in self._buf], np.int64),
             "t_record": np.array([t for _, t in self._buf], np.int64),
         }
-        for name, values in columns.items():
-            ds = self.h5[name]
-            ds.resize(n0 + n, axis=0)
-            ds[n0:] = values
-        self.h5.flush()
+        append_columns(self.h5, n0, columns)
         self.rows += n
         self._buf.clear()
 
