@@ -46,7 +46,8 @@ class LabelView(pg.ViewBox):
         self.dotsize = dotsize
         self.image = pg.ImageItem(axisOrder="row-major")
         self.image.setPos(-0.5, -0.5)  # pixel (0, 0) spans -0.5..0.5
-        self.skeleton = pg.PlotCurveItem(connect="pairs", pen=pg.mkPen((255, 255, 255, 170), width=2))
+        self.skeleton = pg.PlotCurveItem(connect="pairs",
+                                         pen=pg.mkPen((255, 255, 255, 170), width=2))
         self.points = _Points(pxMode=True)
         self.addItem(self.image)
         self.addItem(self.skeleton)

@@ -107,7 +107,7 @@ class LabelerWindow(QtWidgets.QMainWindow):
         right = _column(QtWidgets.QLabel("<b>Bodyparts</b>"), self.parts, self.missing, helptext)
 
         splitter = QtWidgets.QSplitter()
-        for widget, width in ((left, 230), (self.graphics, 740), (right, 230)):
+        for widget in (left, self.graphics, right):
             splitter.addWidget(widget)
         splitter.setSizes([230, 740, 230])
         splitter.setStretchFactor(1, 1)
