@@ -226,3 +226,18 @@ class LabelSession:
         path = write_labels(labels, self.project.labels_path(stem))
         log.info("saved %d labeled frames to %s", len(labels), path)
         return path
+
+
+def correct_frames(project: Project, truth: dict[str, np.ndarray],
+                   videos: list[str] | None = None) -> list[Path]:
+    """Refine the current outlier frames without the window: each frame's points become
+    ``truth[image]`` (``(bodyparts, 2)``, NaN: not visible) and are saved exactly as the
+    labeler saves them. Returns the tables written."""
+    session = LabelSession.for_refining(project, videos)
+    for i, image in enumerate(session.images):
+        if image not in truth:
+            raise DataError(f"no ground truth for outlier frame {image}")
+        xy = np.asarray(truth[image], float)
+        for j in range(len(session.bodyparts)):
+            session.set_point(i, j, tuple(xy[j]) if np.isfinite(xy[j]).all() else None)
+    return session.save()

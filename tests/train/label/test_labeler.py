@@ -5,62 +5,16 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
-from PySide6 import QtCore, QtWidgets
+from PySide6 import QtCore
 from PySide6.QtTest import QTest
 
+from tests.train.label.qt_helpers import click, drag, key, tolerance, window
 from train import tables
 from train.extract import extract_frames
 from train.labeling import LabelSession
 from train.project import open_project
 
 Qt = QtCore.Qt
-
-
-@pytest.fixture(scope="module")
-def app():
-    return QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
-
-
-def _window(session, app, autosave_s=3600.0):
-    from train.gui.labeler import LabelerWindow
-
-    w = LabelerWindow(session, autosave_s)
-    w.resize(1100, 700)
-    w.show()
-    QTest.qWaitForWindowExposed(w)
-    app.processEvents()
-    return w
-
-
-def _widget_pos(w, x, y) -> QtCore.QPoint:
-    """Viewport position of image pixel (x, y)."""
-    scene = w.view.mapViewToScene(QtCore.QPointF(x, y))
-    return w.graphics.mapFromScene(scene)
-
-
-def _click(w, x, y):
-    QTest.mouseClick(w.graphics.viewport(), Qt.LeftButton, Qt.NoModifier, _widget_pos(w, x, y))
-
-
-def _key(w, key, modifier=Qt.NoModifier):
-    QTest.keyClick(w, key, modifier)
-
-
-def _drag(w, start, end, app):
-    vp = w.graphics.viewport()
-    a, b = _widget_pos(w, *start), _widget_pos(w, *end)
-    QTest.mousePress(vp, Qt.LeftButton, Qt.NoModifier, a)
-    for t in np.linspace(0, 1, 6)[1:]:
-        p = QtCore.QPoint(round(a.x() + t * (b.x() - a.x())), round(a.y() + t * (b.y() - a.y())))
-        QTest.mouseMove(vp, p)
-        app.processEvents()
-    QTest.mouseRelease(vp, Qt.LeftButton, Qt.NoModifier, b)
-
-
-def _tolerance(w) -> float:
-    """One screen pixel in image pixels: how precisely a click can land."""
-    a, b = w.view.mapSceneToView(QtCore.QPointF(0, 0)), w.view.mapSceneToView(QtCore.QPointF(1, 1))
-    return abs(b.x() - a.x()) + 1e-6
 
 
 @pytest.fixture
@@ -71,38 +25,38 @@ def labeled_project(tiny_project):
 
 def test_click_label_navigate_undo_save(labeled_project, app, screenshots):
     project = labeled_project
-    w = _window(LabelSession.for_labeling(project), app)
-    tol = _tolerance(w)
+    w = window(LabelSession.for_labeling(project), app)
+    tol = tolerance(w)
     assert w.missing.text() == "Not labeled: nose, ear, tail"
-    _click(w, 10, 12)  # nose, then the current part advances to ear
-    _click(w, 30, 20)
+    click(w, 10, 12)  # nose, then the current part advances to ear
+    click(w, 30, 20)
     assert w.part == 2
     w.grab().save(str(screenshots / "labeler_partial.png"))
     assert w.missing.text() == "Not labeled: tail"
-    _click(w, 50, 30)
+    click(w, 50, 30)
     np.testing.assert_allclose(w.session.xy[0], [[10, 12], [30, 20], [50, 30]], atol=tol)
     assert "labeled 1/6" in w.progress.text()
     # drag the ear to a new place, then undo and redo the move
-    _drag(w, (30, 20), (35, 25), app)
+    drag(w, (30, 20), (35, 25), app)
     np.testing.assert_allclose(w.session.xy[0, 1], [35, 25], atol=2 * tol)
-    _key(w, Qt.Key_Z, Qt.ControlModifier)
+    key(w, Qt.Key_Z, Qt.ControlModifier)
     np.testing.assert_allclose(w.session.xy[0, 1], [30, 20], atol=tol)
-    _key(w, Qt.Key_Y, Qt.ControlModifier)
+    key(w, Qt.Key_Y, Qt.ControlModifier)
     np.testing.assert_allclose(w.session.xy[0, 1], [35, 25], atol=2 * tol)
     # delete the tail (select it with the arrow keys), undo brings it back
-    _key(w, Qt.Key_Down)
+    key(w, Qt.Key_Down)
     assert w.part == 2
-    _key(w, Qt.Key_Delete)
+    key(w, Qt.Key_Delete)
     assert np.isnan(w.session.xy[0, 2]).all() and "tail" in w.missing.text()
-    _key(w, Qt.Key_Z, Qt.ControlModifier)
+    key(w, Qt.Key_Z, Qt.ControlModifier)
     assert np.isfinite(w.session.xy[0, 2]).all()
     w.grab().save(str(screenshots / "labeler_frame0.png"))
     # next frame: label only the nose; leaving the frame autosaves
-    _key(w, Qt.Key_Right)
+    key(w, Qt.Key_Right)
     assert w.frame == 1 and w.part == 0
-    _click(w, 20, 8)
-    _key(w, Qt.Key_Right)
-    _key(w, Qt.Key_Left)
+    click(w, 20, 8)
+    key(w, Qt.Key_Right)
+    key(w, Qt.Key_Left)
     assert w.frame == 1
     saved = tables.read_labels(project.labels_path("scenes"))
     assert saved.scorer == "alice" and saved.bodyparts == ("nose", "ear", "tail")
@@ -114,10 +68,10 @@ def test_click_label_navigate_undo_save(labeled_project, app, screenshots):
 
 
 def test_zoom_and_pan_keep_clicks_in_image_pixels(labeled_project, app):
-    w = _window(LabelSession.for_labeling(labeled_project), app)
+    w = window(LabelSession.for_labeling(labeled_project), app)
     before = w.view.viewRange()
-    _key(w, Qt.Key_Plus)
-    _key(w, Qt.Key_Plus)
+    key(w, Qt.Key_Plus)
+    key(w, Qt.Key_Plus)
     zoomed = w.view.viewRange()
     assert zoomed[0][1] - zoomed[0][0] < 0.7 * (before[0][1] - before[0][0])
     # a drag on the empty picture pans
@@ -129,17 +83,17 @@ def test_zoom_and_pan_keep_clicks_in_image_pixels(labeled_project, app):
     panned = w.view.viewRange()
     assert panned[0][0] < zoomed[0][0]
     assert np.isnan(w.session.xy).all()  # panning placed nothing
-    tol = _tolerance(w)
+    tol = tolerance(w)
     x, y = np.mean(panned[0]), np.mean(panned[1])
-    _click(w, x, y)
+    click(w, x, y)
     np.testing.assert_allclose(w.session.xy[0, 0], [x, y], atol=tol)
-    _key(w, Qt.Key_Home)
+    key(w, Qt.Key_Home)
     w.close()
 
 
 def test_autosave_timer(labeled_project, app):
-    w = _window(LabelSession.for_labeling(labeled_project), app, autosave_s=0.05)
-    _click(w, 10, 10)
+    w = window(LabelSession.for_labeling(labeled_project), app, autosave_s=0.05)
+    click(w, 10, 10)
     QTest.qWait(300)
     assert labeled_project.labels_path("scenes").exists()
     assert not w.session.dirty
@@ -150,7 +104,7 @@ def test_deeplabcut_labels_open_unchanged(openfield, tmp_path, app, screenshots)
     root = tmp_path / "openfield"
     shutil.copytree(openfield, root)
     project = open_project(root)
-    w = _window(LabelSession.for_labeling(project), app)
+    w = window(LabelSession.for_labeling(project), app)
     assert len(w.session) == 116 and "labeled 116/116" in w.progress.text()
     assert w.missing.text() == "All bodyparts labeled"
     w.grab().save(str(screenshots / "labeler_openfield.png"))
@@ -173,9 +127,9 @@ def test_new_bodypart_keeps_old_labels(openfield, tmp_path, app):
     project.config.raw["bodyparts"].append("tailtip")
     save_config(project.config)
     project = open_project(root)
-    w = _window(LabelSession.for_labeling(project), app)
+    w = window(LabelSession.for_labeling(project), app)
     assert w.part == 4 and w.missing.text() == "Not labeled: tailtip"
-    _click(w, 100, 200)
+    click(w, 100, 200)
     w.close()
     before = tables.read_labels(openfield / "labeled-data/m4s1/CollectedData_Pranav.h5")
     after = tables.read_labels(root / "labeled-data/m4s1/CollectedData_Pranav.h5")
