@@ -17,6 +17,7 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from train.colors import config_colors
+from train.errors import PoseloopError
 from train.gui.canvas import LabelView, PointStyle
 from train.labeling import LabelSession
 from train.project import Project, open_project
@@ -205,7 +206,13 @@ class LabelerWindow(QtWidgets.QMainWindow):
     # ------------------------------------------------------------ saving
 
     def save(self) -> list[Path]:
-        paths = self.session.save()
+        """Save through the session; a failure is shown, the edits stay unsaved (dirty)."""
+        try:
+            paths = self.session.save()
+        except (OSError, PoseloopError) as exc:
+            log.error("saving labels failed: %s", exc)
+            self.statusBar().showMessage(f"SAVING FAILED (edits kept, will retry): {exc}")
+            return []
         self.statusBar().showMessage(
             f"saved {', '.join(str(p.relative_to(self.session.project.root)) for p in paths)} "
             f"at {QtCore.QTime.currentTime().toString('HH:mm:ss')}", 10_000)

@@ -47,3 +47,15 @@ def tolerance(w) -> float:
     """One screen pixel in image pixels: how precisely a click can land."""
     a, b = w.view.mapSceneToView(QtCore.QPointF(0, 0)), w.view.mapSceneToView(QtCore.QPointF(1, 1))
     return abs(b.x() - a.x()) + 1e-6
+
+
+def wheel(w, degrees8: int) -> None:
+    """A mouse-wheel turn (in 1/8 degrees, 120 = one notch) at the view's center."""
+    from PySide6 import QtGui, QtWidgets
+
+    vp = w.graphics.viewport()
+    pos = QtCore.QPointF(vp.width() / 2, vp.height() / 2)
+    event = QtGui.QWheelEvent(pos, vp.mapToGlobal(pos), QtCore.QPoint(0, 0),
+                              QtCore.QPoint(0, degrees8), Qt.NoButton, Qt.NoModifier,
+                              Qt.NoScrollPhase, False)
+    QtWidgets.QApplication.sendEvent(vp, event)

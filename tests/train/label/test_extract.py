@@ -115,3 +115,11 @@ def test_kmeans_memory_bounded(tmp_path):
 @pytest.mark.slow
 def test_kmeans_memory_bounded_100k_frames(tmp_path):
     _assert_bounded(5_000, 100_000, tmp_path)
+
+
+def test_extract_cli(tiny_project, capsys):
+    from stream.cli import main as cli
+
+    assert cli(["extract", str(tiny_project.root), "--algo", "uniform", "--videos", "scenes"]) == 0
+    assert "scenes: 6 new frames" in capsys.readouterr().out
+    assert cli(["extract", str(tiny_project.root), "--videos", "nosuch"]) == 1

@@ -1,6 +1,7 @@
 """The labeler driven by real Qt events on the real widgets (offscreen platform)."""
 
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -8,7 +9,7 @@ import pytest
 from PySide6 import QtCore
 from PySide6.QtTest import QTest
 
-from tests.train.label.qt_helpers import click, drag, key, tolerance, window
+from tests.train.label.qt_helpers import click, drag, key, tolerance, wheel, window
 from train import tables
 from train.extract import extract_frames
 from train.labeling import LabelSession
@@ -36,6 +37,8 @@ def test_click_label_navigate_undo_save(labeled_project, app, screenshots):
     click(w, 50, 30)
     np.testing.assert_allclose(w.session.xy[0], [[10, 12], [30, 20], [50, 30]], atol=tol)
     assert "labeled 1/6" in w.progress.text()
+    sx, sy = w.view.skeleton.getData()  # nose-ear and ear-tail, as line pairs
+    np.testing.assert_allclose(np.c_[sx, sy], [[10, 12], [30, 20], [30, 20], [50, 30]], atol=tol)
     # drag the ear to a new place, then undo and redo the move
     drag(w, (30, 20), (35, 25), app)
     np.testing.assert_allclose(w.session.xy[0, 1], [35, 25], atol=2 * tol)
@@ -83,8 +86,11 @@ def test_zoom_and_pan_keep_clicks_in_image_pixels(labeled_project, app):
     panned = w.view.viewRange()
     assert panned[0][0] < zoomed[0][0]
     assert np.isnan(w.session.xy).all()  # panning placed nothing
+    wheel(w, 120)  # one notch of the wheel zooms in further
+    wheeled = w.view.viewRange()
+    assert wheeled[0][1] - wheeled[0][0] < panned[0][1] - panned[0][0]
     tol = tolerance(w)
-    x, y = np.mean(panned[0]), np.mean(panned[1])
+    x, y = np.mean(wheeled[0]), np.mean(wheeled[1])
     click(w, x, y)
     np.testing.assert_allclose(w.session.xy[0, 0], [x, y], atol=tol)
     key(w, Qt.Key_Home)
@@ -136,3 +142,24 @@ def test_new_bodypart_keeps_old_labels(openfield, tmp_path, app):
     assert after.bodyparts == (*before.bodyparts, "tailtip")
     np.testing.assert_array_equal(after.xy[:, :4], before.xy)
     assert np.isfinite(after.xy[0, 4]).all() and np.isnan(after.xy[1:, 4]).all()
+
+
+def test_failed_save_keeps_the_old_file(labeled_project, app, monkeypatch):
+    w = window(LabelSession.for_labeling(labeled_project), app)
+    click(w, 10, 10)
+    w.save()
+    path = labeled_project.labels_path("scenes")
+    before = path.read_bytes()
+    click(w, 20, 20)
+
+    def crash(self, tmp, *args, **kwargs):
+        Path(tmp).write_bytes(b"half a table")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(pd.DataFrame, "to_hdf", crash)
+    assert w.save() == [] and "SAVING FAILED" in w.statusBar().currentMessage()
+    assert path.read_bytes() == before and w.session.dirty
+    assert not [p for p in path.parent.iterdir() if ".tmp" in p.name]
+    monkeypatch.undo()
+    w.close()  # closing retries and succeeds
+    assert tables.read_labels(path).labeled_mask()[0, :2].all()
