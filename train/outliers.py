@@ -114,15 +114,18 @@ def candidate_frames(poses: Poses2D, algo: str, epsilon: float = 20.0, p_bound: 
 # ------------------------------------------------------------------ files
 
 def find_analysis(video: Path) -> Path:
-    """The analysis table of `video` beside it: ``<stem>*.h5`` (not ``_filtered``), exactly one."""
+    """The analysis table of `video` beside it: ``<stem><scorer>.h5``, preferring
+    DeepLabCut's ``<stem>DLC...`` names; filtered tables and ground truth are not it."""
     found = sorted(p for p in video.parent.glob(f"{video.stem}*.h5")
-                   if not p.stem.endswith("_filtered"))
-    if len(found) == 1:
-        return found[0]
+                   if not p.stem.endswith(("_filtered", "_groundtruth")))
+    dlc = [p for p in found if p.name.startswith(f"{video.stem}DLC")]
+    if len(dlc) == 1 or len(found) == 1:
+        return (dlc or found)[0]
     if not found:
         raise DataError(f"{video}: no analysis table {video.stem}<scorer>.h5 beside it "
                         "(run poseloop analyze, or pass --table)")
-    raise DataError(f"{video}: several analysis tables {[p.name for p in found]}; pass --table")
+    raise DataError(f"{video}: several analysis tables {[p.name for p in dlc or found]}; "
+                    "pass --table")
 
 
 def _video_key(project: Project, video: Path) -> str:

@@ -9,6 +9,8 @@ saving (Ctrl+S, a timer, leaving a frame, closing) goes through ``session.save()
 from __future__ import annotations
 
 import logging
+import os
+import sys
 from pathlib import Path
 
 import cv2
@@ -319,7 +321,17 @@ def _load_rgb(path: Path) -> np.ndarray:
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
+def _check_display() -> None:
+    """Qt aborts the process when it finds no display; say so as an error instead."""
+    if (sys.platform.startswith("linux") and not os.environ.get("QT_QPA_PLATFORM")
+            and not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY")):
+        raise PoseloopError("no display to open the labeler on (DISPLAY is not set); run it "
+                            "on a desktop, through ssh -X, or under xvfb-run")
+
+
 def _run(session: LabelSession, autosave_s: float) -> LabelSession:
+    if QtWidgets.QApplication.instance() is None:
+        _check_display()
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
     pg.setConfigOptions(antialias=True)
     window = LabelerWindow(session, autosave_s)

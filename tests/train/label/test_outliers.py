@@ -106,3 +106,15 @@ def test_outliers_crop_and_new_video_via_cli(tiny_project, tmp_path, capsys):
 def test_missing_table_is_named(tiny_project, scene_video):
     with pytest.raises(DataError, match="no analysis table"):
         extract_outliers(tiny_project.root, scene_video)
+
+
+def test_find_analysis_prefers_deeplabcut_names(tmp_path):
+    from train.outliers import find_analysis
+
+    video = tmp_path / "m1.mp4"
+    for name in ("m1_groundtruth.h5", "m1DLC_x_filtered.h5", "m10DLC_y.h5", "m1DLC_x.h5"):
+        (tmp_path / name).touch()
+    assert find_analysis(video).name == "m1DLC_x.h5"
+    (tmp_path / "m1DLC_z.h5").touch()
+    with pytest.raises(DataError, match="pass --table"):
+        find_analysis(video)
