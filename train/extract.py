@@ -59,31 +59,28 @@ def pick_kmeans(
     capacity: int = KMEANS_CANDIDATES,
     seed: int = 0,
 ) -> list[int]:
-    """Stream `frames` once, keep a bounded set of thumbnails, cluster them into `k`."""
-    buffer = ThumbnailBuffer(capacity, len(frames))
+    """Stream `frames` once, keep a bounded set of thumbnails, cluster them into `k`.
+
+    Frames the buffer does not want are only grabbed, not converted to images.
+    """
     if len(frames) == 0:
         return []
-    position = 0
-    stream = _frames_from(reader, frames)
-    for index, frame in tqdm(stream, total=len(frames), unit="frame", desc=reader.path.name):
-        if index not in exclude and buffer.wants(position):
+    buffer = ThumbnailBuffer(capacity, len(frames))
+    frame = reader.read(frames.start)
+    for position, index in enumerate(tqdm(frames, unit="frame", desc=reader.path.name)):
+        if position > 0:
+            wanted = buffer.wants(position) and index not in exclude
+            try:
+                frame = reader.read() if wanted else None
+            except VideoError:  # the header promised more frames than there are
+                break
+            if not wanted and not reader.skip():
+                break
+        if frame is not None and index not in exclude:
             buffer.add(index, thumbnail(apply_crop(frame, crop)))
-        position += 1
     if not buffer.indices:
         return []
     return kmeans_pick(np.stack(buffer.vectors), buffer.indices, k, seed)
-
-
-def _frames_from(reader: VideoReader, frames: range):
-    """``(index, frame)`` for `frames`, decoded sequentially (no per-frame seeking)."""
-    first = reader.read(frames.start)
-    yield frames.start, first
-    index = frames.start + 1
-    for frame in reader:
-        if index >= frames.stop:
-            return
-        yield index, frame
-        index += 1
 
 
 def _video_keys(project: Project, videos: list[str] | None) -> list[str]:
