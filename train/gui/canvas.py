@@ -70,6 +70,11 @@ class LabelView(pg.ViewBox):
         h, w = self._shape
         return -0.5 <= x <= w - 0.5 and -0.5 <= y <= h - 0.5
 
+    def _clamped(self, p: QtCore.QPointF) -> QtCore.QPointF:
+        """`p` moved inside the image (a point dragged off the edge stays on it)."""
+        h, w = self._shape or (1, 1)
+        return QtCore.QPointF(min(max(p.x(), -0.5), w - 0.5), min(max(p.y(), -0.5), h - 0.5))
+
     def set_points(self, xy: np.ndarray, styles: list[PointStyle],
                    edges: list[tuple[int, int]]) -> None:
         """Draw points ``(K, 2)`` (NaN rows are not drawn) and skeleton `edges`."""
@@ -148,7 +153,7 @@ class LabelView(pg.ViewBox):
             super().mouseDragEvent(ev, axis)  # pan
             return
         ev.accept()
-        p = self.mapSceneToView(ev.scenePos())
+        p = self._clamped(self.mapSceneToView(ev.scenePos()))
         if ev.isFinish():
             j, self._dragging = self._dragging, None
             self.sigMoved.emit(j, p.x(), p.y())
