@@ -10,37 +10,39 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from train.colors import config_colors
 from train.framepick import save_png
+from train.labeled_video import PoseStyle, bodypart_colors, draw_pose, named_color
 from train.labeling import label_folders, read_folder_labels
 from train.project import Project, open_project
 
 log = logging.getLogger(__name__)
 
-_SHIFT = 4  # OpenCV fixed-point bits: draw at 1/16 pixel precision
+
+def label_style(project: Project) -> PoseStyle:
+    """Colors (config ``colormap``), skeleton and its color, and dot size of the project."""
+    cfg = project.config
+    names = cfg.bodyparts
+    return PoseStyle(
+        colors=bodypart_colors(len(names), str(cfg.raw.get("colormap") or "rainbow")),
+        skeleton=[(names.index(a), names.index(b)) for a, b in cfg.skeleton],
+        skeleton_color=named_color(str(cfg.raw.get("skeleton_color") or "black")),
+        pcutoff=0.0,
+        radius=max(2.0, float(cfg.raw.get("dotsize") or 8) / 2),
+    )
 
 
-def _fixed(x: float, y: float) -> tuple[int, int]:
-    return round(x * (1 << _SHIFT)), round(y * (1 << _SHIFT))
-
-
-def draw_labels(image: np.ndarray, xy: np.ndarray, colors: list[tuple[int, int, int]],
-                edges: list[tuple[int, int]], names: tuple[str, ...], radius: int) -> np.ndarray:
-    """A copy of BGR `image` with points ``xy (K, 2)`` (NaN: skipped), RGB `colors`,
-    skeleton `edges` as white lines and each point's bodypart name."""
-    out = image.copy()
-    ok = np.isfinite(xy).all(axis=1)
-    for a, b in edges:
-        if ok[a] and ok[b]:
-            cv2.line(out, _fixed(*xy[a]), _fixed(*xy[b]), (255, 255, 255), 1, cv2.LINE_AA, _SHIFT)
+def draw_labels(image: np.ndarray, xy: np.ndarray, style: PoseStyle,
+                names: tuple[str, ...]) -> np.ndarray:
+    """A copy of BGR `image` with human labels ``xy (K, 2)`` (NaN: skipped) drawn in
+    `style`, each point with its bodypart name."""
+    pose = np.concatenate([xy, np.ones((len(xy), 1))], axis=1)
+    out = draw_pose(image.copy(), pose, style)
     scale = max(0.3, image.shape[0] / 1200)
-    for j in np.flatnonzero(ok):
-        bgr = tuple(int(c) for c in colors[j][::-1])
-        center = _fixed(*xy[j])
-        cv2.circle(out, center, radius << _SHIFT, bgr, -1, cv2.LINE_AA, _SHIFT)
-        cv2.circle(out, center, radius << _SHIFT, (0, 0, 0), 1, cv2.LINE_AA, _SHIFT)
-        at = (int(xy[j, 0]) + radius + 2, int(xy[j, 1]) - radius)
-        cv2.putText(out, names[j], at, cv2.FONT_HERSHEY_SIMPLEX, scale, bgr, 1, cv2.LINE_AA)
+    r = int(style.radius)
+    for j in np.flatnonzero(np.isfinite(xy).all(axis=1)):
+        at = (int(xy[j, 0]) + r + 2, int(xy[j, 1]) - r)
+        cv2.putText(out, names[j], at, cv2.FONT_HERSHEY_SIMPLEX, scale, style.colors[j], 1,
+                    cv2.LINE_AA)
     return out
 
 
@@ -49,10 +51,7 @@ def check_labels(project: str | Path | Project, videos: list[str] | None = None)
     ``{video stem: frames written}`` into ``labeled-data/<stem>_labeled/``."""
     if not isinstance(project, Project):
         project = open_project(project)
-    cfg = project.config
-    colors = config_colors(cfg.raw, len(cfg.bodyparts))
-    edges = [(cfg.bodyparts.index(a), cfg.bodyparts.index(b)) for a, b in cfg.skeleton]
-    radius = max(2, int(cfg.raw.get("dotsize") or 8) // 2)
+    style = label_style(project)
     written = {}
     for stem in label_folders(project, videos):
         labels = read_folder_labels(project, stem)
@@ -68,7 +67,7 @@ def check_labels(project: str | Path | Project, videos: list[str] | None = None)
                 log.warning("%s: image of a labeled frame is missing or unreadable; skipped", src)
                 continue
             save_png(out_dir / Path(image).name,
-                     draw_labels(frame, xy, colors, edges, cfg.bodyparts, radius))
+                     draw_labels(frame, xy, style, project.config.bodyparts))
             count += 1
         log.info("%s: %d labeled frames drawn into %s", stem, count, out_dir)
         written[stem] = count

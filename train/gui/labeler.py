@@ -18,9 +18,9 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from train.colors import config_colors
 from train.errors import PoseloopError
 from train.gui.canvas import LabelView, PointStyle
+from train.labeled_video import bodypart_colors
 from train.labeling import LabelSession
 from train.project import Project, open_project
 
@@ -59,7 +59,8 @@ class LabelerWindow(QtWidgets.QMainWindow):
         super().__init__()
         self.session = session
         cfg = session.project.config
-        self.colors = config_colors(cfg.raw, len(cfg.bodyparts))
+        bgr = bodypart_colors(len(cfg.bodyparts), str(cfg.raw.get("colormap") or "rainbow"))
+        self.colors = [c[::-1] for c in bgr]  # RGB for Qt
         self.edges = [(cfg.bodyparts.index(a), cfg.bodyparts.index(b)) for a, b in cfg.skeleton]
         self.frame, self.part = 0, 0
         self._drag_preview: tuple[int, float, float] | None = None

@@ -5,8 +5,8 @@ import numpy as np
 
 from stream.cli import main as cli
 from train.check_labels import check_labels
-from train.colors import bodypart_colors
 from train.extract import extract_frames
+from train.labeled_video import bodypart_colors
 from train.labeling import LabelSession
 from train.project import open_project
 
@@ -20,9 +20,9 @@ def test_check_labels_draws_points_and_skeleton(tiny_project):
     assert check_labels(tiny_project.root) == {"scenes": 1}
     out = tiny_project.labeled_data / "scenes_labeled" / session.image_path(0).name
     drawn, raw = cv2.imread(str(out)), cv2.imread(str(session.image_path(0)))
-    nose_bgr = bodypart_colors(3, "rainbow")[0][::-1]
+    nose_bgr = bodypart_colors(3, "rainbow")[0]
     assert np.abs(drawn[40, 10].astype(int) - nose_bgr).max() <= 2  # point in its color
-    assert drawn[40, 25].min() >= 200 and raw[40, 25].max() < 100  # white skeleton line
+    assert drawn[40, 25].max() < 12 and raw[40, 25].min() > 25  # black skeleton line
     assert np.array_equal(drawn[5, 60], raw[5, 60])  # the rest untouched
 
 
