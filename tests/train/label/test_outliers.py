@@ -8,7 +8,7 @@ from train.keypoints import Poses2D
 from train.labeling import machinelabels_path
 from train.outliers import candidate_frames, extract_outliers, temporal_fit
 from train.project import open_project
-from train.tables import analysis_path, read_labels, write_analysis
+from train.tables import analysis_path, read_analysis, read_labels, write_analysis
 
 N = 90
 SCORER = "DLC_resnet50_mouseNov24shuffle1_100"
@@ -118,3 +118,37 @@ def test_find_analysis_prefers_deeplabcut_names(tmp_path):
     (tmp_path / "m1DLC_z.h5").touch()
     with pytest.raises(DataError, match="pass --table"):
         find_analysis(video)
+
+
+def test_fitting_finds_a_weak_models_errors_on_synthetic_motion(tmp_path):
+    """A simulated weak network on the synthetic animal: 1 px noise everywhere, and in 30
+    frames one bodypart 12-40 px off. The picked frames must be real errors (> 10 px)."""
+    from train.config import save_config
+    from train.project import create_project
+    from train.synth import BODYPARTS, SynthConfig, write_synthetic_video
+
+    video, truth_path = write_synthetic_video(
+        tmp_path / "synth.mp4", SynthConfig(width=160, height=120, n_frames=300), progress=False)
+    truth, _ = read_analysis(truth_path)
+    rng = np.random.default_rng(1)
+    pred = truth.data.copy()
+    pred[..., :2] += rng.normal(0, 1.0, pred[..., :2].shape)
+    pred[..., 2] = rng.uniform(0.7, 1.0, pred.shape[:2])
+    for f in rng.choice(len(pred), 30, replace=False):
+        angle = rng.uniform(0, 2 * np.pi)
+        pred[f, rng.integers(len(BODYPARTS)), :2] += rng.uniform(12, 40) * np.array(
+            [np.cos(angle), np.sin(angle)])
+    error = np.linalg.norm(pred[..., :2] - truth.xy, axis=2).max(axis=1)
+    table = tmp_path / "synthDLC_weak.h5"
+    write_analysis(Poses2D(BODYPARTS, pred), "DLC_weak", table)
+    project = create_project("synth", [], list(BODYPARTS), working_directory=tmp_path)
+    project.config.set("numframes2pick", 10)
+    save_config(project.config)
+    r = extract_outliers(project.root, video, table, algo="fitting", epsilon=10)
+    assert len(r.frames) == 10
+    precision = np.mean(error[r.frames] > 10)
+    candidates = np.array(candidate_frames(Poses2D(BODYPARTS, pred), "fitting", epsilon=10))
+    print(f"fitting: {len(candidates)} candidates, precision {np.mean(error[candidates] > 10):.2f}"
+          f", recall {np.mean(np.isin(np.flatnonzero(error > 10), candidates)):.2f}; "
+          f"picked {r.frames}: {precision:.0%} with true error > 10 px")
+    assert precision >= 0.8
