@@ -1,6 +1,7 @@
 """Extract frames where the network is probably wrong (jump, uncertain, fitting, manual)."""
 
 import argparse
+import sys
 
 
 def _frames(text: str) -> list[int]:
@@ -31,7 +32,7 @@ def main(args: argparse.Namespace) -> int:
     from train.outliers import extract_outliers
 
     if args.table and len(args.videos) > 1:
-        print("poseloop outliers: --table goes with a single VIDEO")
+        print("poseloop outliers: --table goes with a single VIDEO", file=sys.stderr)
         return 2
     for video in args.videos:
         r = extract_outliers(args.project, video, args.table, args.algo, args.epsilon,

@@ -226,8 +226,15 @@ class LabelerWindow(QtWidgets.QMainWindow):
             self.save()
 
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:
-        self.autosave.stop()
         self.save_if_dirty()
+        if self.session.dirty:  # saving failed: closing now would lose the edits
+            answer = QtWidgets.QMessageBox.question(
+                self, "Labels not saved",
+                "Saving the labels failed (see the status bar). Close and lose the edits?")
+            if answer != QtWidgets.QMessageBox.StandardButton.Yes:
+                event.ignore()
+                return
+        self.autosave.stop()
         super().closeEvent(event)
 
     # ------------------------------------------------------------ drawing
