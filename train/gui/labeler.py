@@ -67,7 +67,7 @@ class LabelerWindow(QtWidgets.QMainWindow):
         self.undo_stack = QtGui.QUndoStack(self)
         mode = "refine" if session.refine else "label"
         self.setWindowTitle(f"poseloop {mode}: {session.project.root.name}")
-        self._build(float(cfg.raw.get("dotsize") or 12))
+        self._build(max(9.0, float(cfg.raw.get("dotsize") or 12)))  # screen px
         self._shortcuts()
         self.autosave = QtCore.QTimer(self)
         self.autosave.setInterval(int(autosave_s * 1000))
@@ -252,7 +252,7 @@ class LabelerWindow(QtWidgets.QMainWindow):
             machine = not np.isnan(lik)
             styles.append(PointStyle(color, current=j == self.part, machine=machine,
                                      low=machine and lik < pcutoff,
-                                     text=f"{lik:.2f}" if machine else ""))
+                                     text=f"{lik:.2f}" if machine and lik < pcutoff else ""))
         self.view.set_points(xy, styles, self.edges)
         self._update_parts()
         self._update_frame_item(i)

@@ -163,3 +163,18 @@ def test_failed_save_keeps_the_old_file(labeled_project, app, monkeypatch):
     monkeypatch.undo()
     w.close()  # closing retries and succeeds
     assert tables.read_labels(path).labeled_mask()[0, :2].all()
+
+
+def test_synthetic_animal_screenshot(tmp_path, app, screenshots):
+    from train.synth import SynthConfig, make_synthetic_project
+
+    project = make_synthetic_project(tmp_path, SynthConfig(width=320, height=240, n_frames=60),
+                                     n_labeled=4, progress=False)
+    w = window(LabelSession.for_labeling(project), app)
+    assert "labeled" in w.progress.text() and len(w.session) == 4
+    w.set_part(0)
+    key(w, Qt.Key_Delete)  # the snout is now missing, and called out
+    assert w.missing.text().startswith("Not labeled: snout")
+    w.grab().save(str(screenshots / "labeler_synthetic.png"))
+    key(w, Qt.Key_Z, Qt.ControlModifier)
+    w.close()
