@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import zipfile
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -118,9 +119,13 @@ def _check_file(path: Path) -> None:
 
 
 class PoseModel:
-    """An exported model ready for inference on `device`."""
+    """An exported model ready for inference on `device`.
 
-    def __init__(self, path: str | Path, device: str | torch.device = "cpu"):
+    With `amp` on CUDA the network runs in float16 autocast on channels_last input
+    (faster; poses then differ from float32 by a small fraction of a pixel).
+    """
+
+    def __init__(self, path: str | Path, device: str | torch.device = "cpu", amp: bool = False):
         self.path = Path(path)
         _check_file(self.path)
         extra = {META_FILE: ""}
@@ -137,6 +142,8 @@ class PoseModel:
         self.net = program.module()
         self._mean = torch.tensor(self.meta.mean, device=self.device)
         self._std = torch.tensor(self.meta.std, device=self.device)
+        self.amp = bool(amp) and self.device.type == "cuda"
+        self._staging: torch.Tensor | None = None  # reusable (pinned on CUDA) host batch
 
     @property
     def bodyparts(self) -> tuple[str, ...]:
@@ -176,8 +183,31 @@ class PoseModel:
         """``(B, H, W, 3) uint8`` tensor (any device) -> ``(B, K, 3)`` float32 on the device."""
         frames = frames.to(self.device, non_blocking=True)
         x = self.preprocess(frames, bgr=bgr)
-        poses = self.net(x)
+        if self.amp:
+            x = x.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.amp):
+            poses = self.net(x)
         return self.to_frame_pixels(poses.float(), frames.shape[1], frames.shape[2])
+
+    def predict_frames(self, frames: Sequence[np.ndarray], bgr: bool = True) -> np.ndarray:
+        """Same-size ``(H, W, 3)`` uint8 frames -> ``(B, K, 3)`` float32 numpy.
+
+        The frames are gathered into one reusable host buffer, pinned on CUDA so that
+        the copy to the device is asynchronous (reading the result waits for it).
+        """
+        n = len(frames)
+        h, w = frames[0].shape[:2]
+        buf = self._staging
+        if buf is None or buf.shape[0] < n or tuple(buf.shape[1:]) != (h, w, 3):
+            pinned = self.device.type == "cuda"
+            buf = torch.empty((n, h, w, 3), dtype=torch.uint8, pin_memory=pinned)
+            self._staging = buf
+        batch = buf[:n]
+        try:
+            np.stack(frames, out=batch.numpy())
+        except ValueError as exc:
+            raise ModelError(f"frames must all be ({h}, {w}, 3) uint8: {exc}") from exc
+        return self.predict_tensor(batch, bgr=bgr).cpu().numpy()
 
     def __call__(self, frames: np.ndarray, bgr: bool = True) -> np.ndarray:
         """``(B, H, W, 3)`` or ``(H, W, 3)`` uint8 frames -> ``(B, K, 3)`` float32 numpy."""
@@ -190,5 +220,7 @@ class PoseModel:
         return out.cpu().numpy()
 
 
-def load_model(path: str | Path, device: str | torch.device = "cpu") -> PoseModel:
-    return PoseModel(path, device)
+def load_model(
+    path: str | Path, device: str | torch.device = "cpu", amp: bool = False
+) -> PoseModel:
+    return PoseModel(path, device, amp)

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
+from train import synth_look as look
 from train.errors import ConfigError
 from train.synth_motion import along_path, heading_at, simulate
 
@@ -36,26 +37,8 @@ SKELETON: tuple[tuple[str, str], ...] = (
 FLIP_PAIRS: tuple[tuple[str, str], ...] = (("leftear", "rightear"),)
 GROUNDTRUTH_SCORER = "groundtruth"
 
-SHIFT = 4  # OpenCV sub-pixel bits: coordinates on a 1/16 px grid
-_SCALE = 1 << SHIFT
-_AA = cv2.LINE_AA
-
-# BGR colors: head, body, ears and tail tip differ so a small network can tell them apart
-BODY_FRONT = np.array([70, 105, 150.0])
-BODY_BACK = np.array([55, 75, 110.0])
-COLLAR = (40, 190, 230)       # neck marking
-SADDLE = (200, 120, 40)       # spine marking
-RUMP = (150, 60, 160)         # tail-base marking
-TAIL = (110, 130, 170)
-TAIL_TIP = (245, 245, 245)
-HEAD = (140, 180, 215)
-EAR = (60, 140, 250)
-EYE = (20, 20, 20)
-NOSE = (200, 100, 255)
-
 _BODY_NODES = 9
 _TAIL_NODES = 10
-_HEAD_POLY = 32
 
 
 @dataclass
@@ -104,50 +87,8 @@ class SynthConfig:
         return self.width, self.height
 
 
-def _quantize(x: np.ndarray) -> np.ndarray:
-    return np.round(x * _SCALE) / _SCALE
-
-
-def _fixed(x: np.ndarray) -> np.ndarray:
-    """Quantized pixel coordinates as OpenCV fixed-point integers."""
-    return np.round(np.asarray(x) * _SCALE).astype(np.int32)
-
-
 def _unit(angle: np.ndarray) -> np.ndarray:
     return np.stack([np.cos(angle), np.sin(angle)], -1)
-
-
-def _left(u: np.ndarray) -> np.ndarray:
-    """Animal's left of a direction in image coordinates (y down, seen from above)."""
-    return np.stack([u[..., 1], -u[..., 0]], -1)
-
-
-def _head_halfwidth(a: np.ndarray, hw: np.ndarray) -> np.ndarray:
-    """Half-width of the head at axial position `a` in [-1 back, 1 snout]: an ellipse
-    narrowed toward the snout."""
-    a = np.clip(a, -1.0, 1.0)
-    return hw * (1.0 - 0.45 * np.maximum(a, 0.0)) * np.sqrt(1.0 - a * a)
-
-
-def _floor(rng: np.random.Generator, width: int, height: int, texture: float) -> np.ndarray:
-    """A textured floor: a gradient, blurred noise at two scales and soft blobs."""
-    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
-    angle = rng.uniform(0, 2 * np.pi)
-    ramp = (np.cos(angle) * xx / width + np.sin(angle) * yy / height) * 20.0
-    fine = cv2.GaussianBlur(rng.standard_normal((height, width)).astype(np.float32), (0, 0), 1.5)
-    coarse = cv2.GaussianBlur(rng.standard_normal((height, width)).astype(np.float32), (0, 0), 8)
-    gray = ramp + texture * (25.0 * fine + 120.0 * coarse)
-    floor = np.empty((height, width, 3), np.float32)
-    for c, base in enumerate((120.0, 135.0, 125.0)):
-        floor[..., c] = base + gray
-    blobs = np.zeros_like(floor)
-    for _ in range(int(12 * texture)):
-        center = (int(rng.integers(0, width)), int(rng.integers(0, height)))
-        axes = (int(rng.integers(3, width // 8)), int(rng.integers(3, height // 8)))
-        shade = tuple(float(v) for v in rng.uniform(-35, 35) + rng.uniform(-8, 8, 3))
-        cv2.ellipse(blobs, center, axes, float(rng.uniform(0, 180)), 0, 360, shade, -1, _AA)
-    floor += cv2.GaussianBlur(blobs, (0, 0), 2.0)
-    return np.clip(floor, 0, 255).astype(np.uint8)
 
 
 class SyntheticAnimal:
@@ -170,21 +111,21 @@ class SyntheticAnimal:
                        "nose": max(0.22 * hw, 1.6), "tip": max(0.06 * body, 2.0)}
         margin = 1.2 * hl + 4.0
         box = (margin, margin, w - 1 - margin, h - 1 - margin)
-        self._floor = _floor(rng, w, h, config.texture)
+        self._floor = look.floor(rng, w, h, config.texture)
         motion = simulate(rng, n, config.fps, box, config.speed * body, body + tail,
                           config.occlusion)
 
         # body: discs along the path, wobbling with the gait
         s = np.linspace(0.0, 1.0, _BODY_NODES)
         wobble = 0.035 * body * np.sin(motion.gait_phase[:, None] - np.pi * s[None, :])
-        self._body = _quantize(along_path(motion, np.tile(s * body, (n, 1)), wobble))
+        self._body = look.quantize(along_path(motion, np.tile(s * body, (n, 1)), wobble))
         self._body_r = self._radius * (0.6 + 0.4 * np.sin(np.pi * np.minimum(1.0, 0.2 + s)))
         # tail: a polyline behind the body, undulating more toward the tip
         st = np.linspace(0.0, 1.0, _TAIL_NODES)
         sway = body * (0.02 + 0.10 * st[None, :]) * np.sin(
             motion.tail_phase[:, None] - 2 * np.pi * 1.2 * st[None, :])
         sway[:, 0] = wobble[:, -1]
-        self._tail = _quantize(along_path(motion, np.tile(body + st * tail, (n, 1)), sway))
+        self._tail = look.quantize(along_path(motion, np.tile(body + st * tail, (n, 1)), sway))
 
         # head: turns (yaw), rears (shorter, wider, slid back over the neck), rolls (ears)
         neck = self._body[:, 0]
@@ -196,14 +137,14 @@ class SyntheticAnimal:
         back = hl * (0.15 - 0.65 * rear)
         self._head_c = neck + (back + 0.5 * self._head_len)[:, None] * u
         self._head_u = u
-        snout = _quantize(self._head_c + 0.5 * self._head_len[:, None] * u)
+        snout = look.quantize(self._head_c + 0.5 * self._head_len[:, None] * u)
         roll = motion.head_roll
         ear_base = self._head_c - (0.45 * 0.5 * self._head_len)[:, None] * u
         lat_l = 1.3 * self._head_w * (1.0 - 1.3 * np.maximum(roll, 0.0))
         lat_r = 1.3 * self._head_w * (1.0 - 1.3 * np.maximum(-roll, 0.0))
-        left = _left(u)
-        ear_l = _quantize(ear_base + lat_l[:, None] * left)
-        ear_r = _quantize(ear_base - lat_r[:, None] * left)
+        left = look.left_of(u)
+        ear_l = look.quantize(ear_base + lat_l[:, None] * left)
+        ear_r = look.quantize(ear_base - lat_r[:, None] * left)
 
         mid = _BODY_NODES // 2
         self._keypoints = np.stack(
@@ -211,8 +152,8 @@ class SyntheticAnimal:
             axis=1,
         )
         self._visible = self._visibility()
-        self._gain = self._lighting(rng)
-        self._noise_bank, self._noise_pick = self._noise(rng)
+        self._gain = look.lighting_schedule(rng, n, config.fps, config.lighting)
+        self._noise_bank, self._noise_pick = look.noise_bank(rng, n, w, h, config.noise)
 
     # ---------------------------------------------------------------- ground truth
 
@@ -244,8 +185,8 @@ class SyntheticAnimal:
         d = p - self._head_c
         half = 0.5 * self._head_len - margin
         a = np.einsum("nk,nk->n", d, self._head_u) / half
-        b = np.einsum("nk,nk->n", d, _left(self._head_u))
-        return (np.abs(a) < 1.0) & (np.abs(b) < _head_halfwidth(a, self._head_w) - margin)
+        b = np.einsum("nk,nk->n", d, look.left_of(self._head_u))
+        return (np.abs(a) < 1.0) & (np.abs(b) < look.head_halfwidth(a, self._head_w) - margin)
 
     def _visibility(self) -> np.ndarray:
         """A part is hidden when its center lies under a shape drawn after it (draw order:
@@ -264,82 +205,18 @@ class SyntheticAnimal:
 
     # ---------------------------------------------------------------- appearance
 
-    def _lighting(self, rng: np.random.Generator) -> np.ndarray:
-        """``(n, 3)`` per frame: global gain and the x/y slope of a rotating light gradient."""
-        c = self.config
-        t = np.arange(c.n_frames) / c.fps
-        p1, p2, p3 = rng.uniform(0, 2 * np.pi, 3)
-        level = 1.0 + c.lighting * (0.6 * np.sin(2 * np.pi * t / 7.0 + p1)
-                                    + 0.4 * np.sin(2 * np.pi * t / 2.9 + p2))
-        direction = p3 + 2 * np.pi * t / 20.0
-        return np.stack([level, c.lighting * np.cos(direction), c.lighting * np.sin(direction)], 1)
-
-    def _noise(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        """A bank of signed noise images (as +/- uint8 pairs) and which one each frame uses."""
-        c = self.config
-        if c.noise <= 0:
-            return np.zeros((0, 2, c.height, c.width, 3), np.uint8), np.zeros(c.n_frames, int)
-        bank = np.round(rng.standard_normal((8, c.height, c.width, 3)) * c.noise)
-        bank = np.clip(bank, -255, 255)
-        pairs = np.stack([np.maximum(bank, 0), np.maximum(-bank, 0)], 1).astype(np.uint8)
-        return pairs, rng.integers(0, len(pairs), c.n_frames)
-
     def render(self, i: int) -> np.ndarray:
         """``(H, W, 3)`` uint8 BGR frame `i` (before video compression)."""
         i = self._check(i)
         img = self._floor.copy()
-        self._draw_tail(img, i)
-        self._draw_body(img, i)
-        self._draw_head(img, i)
-        return self._light(img, i)
-
-    def _draw_tail(self, img: np.ndarray, i: int) -> None:
-        pts = _fixed(self._tail[i])
-        thick = np.linspace(0.45, 0.18, _TAIL_NODES - 1) * 2 * self._radius
-        for j in range(_TAIL_NODES - 1):
-            cv2.line(img, tuple(pts[j]), tuple(pts[j + 1]), TAIL, max(1, int(round(thick[j]))),
-                     _AA, SHIFT)
-        cv2.circle(img, tuple(pts[-1]), int(round(self._sizes["tip"] * _SCALE)), TAIL_TIP, -1,
-                   _AA, SHIFT)
-
-    def _draw_body(self, img: np.ndarray, i: int) -> None:
-        pts = _fixed(self._body[i])
-        for j in range(_BODY_NODES - 1, -1, -1):  # front discs on top
-            color = BODY_FRONT + (BODY_BACK - BODY_FRONT) * j / (_BODY_NODES - 1)
-            cv2.circle(img, tuple(pts[j]), int(round(self._body_r[j] * _SCALE)),
-                       tuple(float(v) for v in color), -1, _AA, SHIFT)
-        for j, color in ((_BODY_NODES - 1, RUMP), (_BODY_NODES // 2, SADDLE), (0, COLLAR)):
-            cv2.circle(img, tuple(pts[j]), int(round(0.3 * self._body_r[j] * _SCALE)), color, -1,
-                       _AA, SHIFT)
-
-    def _draw_head(self, img: np.ndarray, i: int) -> None:
+        thickness = np.linspace(0.45, 0.18, _TAIL_NODES - 1) * 2 * self._radius
+        look.draw_tail(img, self._tail[i], thickness, self._sizes["tip"])
+        look.draw_body(img, self._body[i], self._body_r)
         kp = self._keypoints[i]
-        ear = int(round(self._sizes["ear"] * _SCALE))
-        for k in (1, 2):
-            cv2.circle(img, tuple(_fixed(kp[k])), ear, EAR, -1, _AA, SHIFT)
-        c, u = self._head_c[i], self._head_u[i]
-        half, hw = 0.5 * self._head_len[i], self._head_w[i]
-        t = np.linspace(0, 2 * np.pi, _HEAD_POLY, endpoint=False)
-        a = np.cos(t)
-        b = np.sign(np.sin(t)) * _head_halfwidth(a, hw)
-        outline = c + (half * a)[:, None] * u + b[:, None] * _left(u)
-        cv2.fillPoly(img, [_fixed(outline)], HEAD, _AA, SHIFT)
-        eye_r = int(round(self._sizes["eye"] * _SCALE))
-        eye_lat = 0.55 * _head_halfwidth(np.array(0.25), hw)
-        for side in (1.0, -1.0):
-            eye = c + 0.25 * half * u + side * eye_lat * _left(u)
-            cv2.circle(img, tuple(_fixed(eye)), eye_r, EYE, -1, _AA, SHIFT)
-        cv2.circle(img, tuple(_fixed(kp[0])), int(round(self._sizes["nose"] * _SCALE)), NOSE, -1,
-                   _AA, SHIFT)
-
-    def _light(self, img: np.ndarray, i: int) -> np.ndarray:
-        c = self.config
-        level, gx, gy = self._gain[i]
-        if c.lighting > 0:
-            xs = np.linspace(-1, 1, c.width, dtype=np.float32) * np.float32(gx)
-            ys = np.linspace(-1, 1, c.height, dtype=np.float32) * np.float32(gy)
-            gain = np.float32(level) + ys[:, None] + xs[None, :]
-            img = cv2.multiply(img, cv2.merge([gain, gain, gain]), dtype=cv2.CV_8U)
+        look.draw_head(img, kp[0], kp[1:3], self._head_c[i], self._head_u[i],
+                       0.5 * self._head_len[i], self._head_w[i], self._sizes)
+        if self.config.lighting > 0:
+            img = look.light(img, self._gain[i])
         if len(self._noise_bank):
             plus, minus = self._noise_bank[self._noise_pick[i]]
             img = cv2.subtract(cv2.add(img, plus), minus)

@@ -9,18 +9,15 @@ import pytest
 from train.errors import ConfigError
 from train.synth import (
     BODYPARTS,
-    COLLAR,
-    EAR,
     FLIP_PAIRS,
-    NOSE,
     SKELETON,
-    TAIL_TIP,
     SynthConfig,
     SyntheticAnimal,
     groundtruth_path,
     make_synthetic_project,
     write_synthetic_video,
 )
+from train.synth_look import COLLAR, EAR, NOSE, TAIL_TIP
 
 CLEAN = dict(lighting=0.0, noise=0.0)  # exact colors: no light drift, no sensor noise
 

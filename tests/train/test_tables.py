@@ -99,3 +99,16 @@ def test_labels_with_unknown_bodypart_is_an_error():
         labels.with_bodyparts(("a", "b"))
     grown = LabeledFrames("s", ("a",), ["x"], np.ones((1, 1, 2))).with_bodyparts(("a", "b"))
     assert grown.bodyparts == ("a", "b") and np.isnan(grown.xy[0, 1]).all()
+
+
+def test_written_tables_get_the_umask_mode(tmp_path):
+    import os
+
+    labels = LabeledFrames("s", ("a",), ["labeled-data/v/i.png"], np.ones((1, 1, 2)))
+    old = os.umask(0o022)
+    try:
+        path = tables.write_labels(labels, tmp_path / "CollectedData_s.h5")
+    finally:
+        os.umask(old)
+    assert path.stat().st_mode & 0o777 == 0o644
+    assert path.with_suffix(".csv").stat().st_mode & 0o777 == 0o644

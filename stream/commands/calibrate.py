@@ -1,0 +1,34 @@
+"""Calibrate cameras from board videos or image folders (one per camera) into a calibration TOML."""
+
+import argparse
+
+from stream.commands.board import add_board_arguments, board_from_args
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("sources", nargs="+", metavar="SOURCE",
+                        help="one board video or image folder per camera; frame k of every "
+                             "source shows the same instant")
+    parser.add_argument("-o", "--output", default="calibration.toml",
+                        help="calibration TOML (default calibration.toml); the report "
+                             "(<stem>_report.txt, _rig.png, _errors.png) goes beside it")
+    parser.add_argument("--names", nargs="+", help="camera names (default: source file stems)")
+    add_board_arguments(parser)
+    parser.add_argument("--every", type=int, default=1, help="use every n-th frame (default 1)")
+    parser.add_argument("--fisheye", action="store_true", help="fisheye lens model")
+    parser.add_argument("--free-k3", action="store_true",
+                        help="also fit the 6th-order radial coefficient k3")
+    parser.add_argument("--no-report", action="store_true", help="skip the report pictures")
+
+
+def main(args: argparse.Namespace) -> None:
+    from calib.calibrate_rig import calibrate_sources
+    from calib.report import summary_text
+    from stream.commands._calib_errors import calib_errors
+
+    with calib_errors():
+        result = calibrate_sources(args.sources, board_from_args(args), args.output,
+                                   names=args.names, every=args.every, fisheye=args.fisheye,
+                                   fix_k3=not args.free_k3, report=not args.no_report)
+    print(summary_text(result), end="")
+    print(f"wrote {args.output}")

@@ -1,0 +1,263 @@
+"""The inference node: frames in, 2D poses out, with the exported model only.
+
+It batches across cameras and time, up to ``batch_size`` frames and ``max_wait_ms``
+after the first frame of a batch (frames of different sizes go in separate batches).
+
+- batch mode: every frame is kept, in arrival order (which is each camera's order);
+  a camera's ``End`` is passed on after all of its poses.
+- live mode: the socket is drained on every turn and only the newest frame per camera
+  is kept; every frame never processed is counted as skipped, exactly, from the
+  per-camera sequence numbers (including the ones a source could not even send).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import defaultdict
+
+import zmq
+
+from stream import messages as m
+from stream.rig import InferenceSpec
+
+log = logging.getLogger(__name__)
+
+POLL_MS = 100
+STOP_GRACE_S = 3.0
+
+
+class Pending:
+    """Frames waiting for the network, and the exact count of skipped ones (live)."""
+
+    def __init__(self, live: bool):
+        self.live = live
+        self.frames: list[m.Frame] = []
+        self.first_t = 0.0
+        self.last_seq: dict[str, int] = defaultdict(lambda: -1)  # last seq seen per camera
+        self.skipped: dict[str, int] = defaultdict(int)
+        self.unreported = 0  # skips not yet published in stats
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    def add(self, frame: m.Frame) -> None:
+        gap = frame.seq - self.last_seq[frame.camera] - 1
+        if gap > 0:
+            self._skip(frame.camera, gap)
+        self.last_seq[frame.camera] = max(self.last_seq[frame.camera], frame.seq)
+        if not self.frames:
+            self.first_t = time.monotonic()
+        if self.live:
+            for i, old in enumerate(self.frames):
+                if old.camera == frame.camera:
+                    self.frames[i] = frame  # the newest replaces a stale one
+                    self._skip(frame.camera, 1)
+                    return
+        self.frames.append(frame)
+
+    def end(self, end: m.End) -> None:
+        """Count the frames of `end.camera` that never arrived."""
+        tail = end.last_seq - self.last_seq[end.camera]
+        if tail > 0:
+            self._skip(end.camera, tail)
+
+    def _skip(self, camera: str, n: int) -> None:
+        self.skipped[camera] += n
+        self.unreported += n
+
+    def take(self, camera: str | None = None, limit: int = 0) -> list[m.Frame]:
+        """Remove and return up to `limit` frames (all of one camera if given)."""
+        if camera is None:
+            out, self.frames = (
+                self.frames[: limit or None],
+                self.frames[limit or len(self.frames) :],
+            )
+        else:
+            out = [f for f in self.frames if f.camera == camera]
+            self.frames = [f for f in self.frames if f.camera != camera]
+        if self.frames:
+            self.first_t = time.monotonic()
+        return out
+
+
+class Runner:
+    """Runs the model on batches and sends one Poses2D per frame."""
+
+    def __init__(self, spec: InferenceSpec, node, out: zmq.Socket):
+        from train.artifact import PoseModel
+
+        self.model = PoseModel(spec.model, spec.device, amp=spec.amp)
+        self.scorer = self.model.meta.scorer
+        self.node = node
+        self.out = out
+        log.info(
+            "%s: model %s on %s (%d bodyparts)",
+            spec.name,
+            spec.model,
+            spec.device,
+            len(self.model.bodyparts),
+        )
+
+    def run(self, frames: list[m.Frame]) -> None:
+        by_shape: dict[tuple, list[m.Frame]] = defaultdict(list)
+        for f in frames:
+            by_shape[f.image.shape].append(f)
+        for group in by_shape.values():
+            poses = self.model.predict_frames([f.image for f in group])
+            t = m.now_ns()
+            for f, p in zip(group, poses, strict=True):
+                self.node.send(
+                    self.out,
+                    m.Poses2D(
+                        f.camera,
+                        f.seq,
+                        f.index,
+                        f.t_capture,
+                        t,
+                        self.scorer,
+                        self.model.bodyparts,
+                        p,
+                    ),
+                )
+                self.node.stats.frame(f.camera, f.t_capture, t)
+
+
+class Inbox(threading.Thread):
+    """Live mode: receives all the time on its own thread, so that the newest frame of
+    every camera is at hand when the network is free (a queue would hand out the
+    oldest one instead, one inference time stale)."""
+
+    def __init__(self, sock: zmq.Socket, node):
+        super().__init__(daemon=True)
+        self.sock = sock
+        self.node = node
+        self.pending = Pending(live=True)
+        self.ends: list[m.End] = []
+        self.cond = threading.Condition()
+        self.closed = False
+
+    def run(self) -> None:
+        while not self.closed:
+            if not self.sock.poll(POLL_MS):
+                continue
+            while True:
+                try:
+                    msg = m.receive(self.sock, self.node.bad, zmq.NOBLOCK)
+                except zmq.Again:
+                    break
+                with self.cond:
+                    if isinstance(msg, m.Frame):
+                        self.pending.add(msg)
+                    elif isinstance(msg, m.End):
+                        self.ends.append(msg)
+                    self.cond.notify()
+
+    def take(self, batch_size: int, cameras: int, wait_s: float):
+        """Wait for frames; then up to `wait_s` for one of every camera (a full batch);
+        returns ``(frames, ends)``, the frames of an ending camera included."""
+        with self.cond:
+            if not self.cond.wait_for(lambda: self.pending or self.ends, POLL_MS / 1000):
+                return [], []
+            want = min(batch_size, cameras)
+            self.cond.wait_for(lambda: len(self.pending) >= want or self.ends, wait_s)
+            ends, self.ends = self.ends, []
+            frames = self.pending.take(limit=batch_size)
+            for end in ends:
+                frames += self.pending.take(end.camera)
+                self.pending.end(end)
+            self.node.stats.drop(self.pending.unreported)
+            self.pending.unreported = 0
+            self.node.stats.queue = len(self.pending)
+            return frames, ends
+
+
+def _sockets(spec: InferenceSpec, node) -> tuple[zmq.Socket, zmq.Socket]:
+    # each producer binds its output and consumers connect, so one PULL fair-queues all cameras
+    inp = node.socket(zmq.PULL, RCVHWM=2 if spec.mode == "live" else 8, LINGER=0)
+    for endpoint in spec.input_endpoints:
+        inp.connect(endpoint)
+    out = node.socket(zmq.PUSH, SNDHWM=1000, LINGER=30000, SNDTIMEO=200)
+    out.bind(spec.endpoint)
+    return inp, out
+
+
+def run(spec: InferenceSpec, node) -> None:
+    if spec.threads:
+        import torch
+
+        torch.set_num_threads(spec.threads)
+    inp, out = _sockets(spec, node)
+    runner = Runner(spec, node, out)
+    node.ready()
+    ended = (run_live if spec.mode == "live" else run_batch)(spec, node, inp, runner)
+    for camera in spec.cameras:
+        if camera not in ended:  # stopped early: let the recorder close this camera too
+            node.send(out, m.End(camera, -1))
+
+
+def _stopped(spec: InferenceSpec, node, state: dict) -> bool:
+    if node.stop_requested and "stop_at" not in state:
+        state["stop_at"] = time.monotonic() + STOP_GRACE_S
+    if time.monotonic() > state.get("stop_at", float("inf")):
+        log.warning("%s: stopped before every source ended", spec.name)
+        return True
+    return False
+
+
+def _forward_end(spec: InferenceSpec, node, runner: Runner, end: m.End, skipped: int) -> None:
+    node.send(runner.out, m.End(end.camera, end.last_seq))
+    log.info("%s: %s ended, %d frames skipped", spec.name, end.camera, skipped)
+
+
+def run_live(spec: InferenceSpec, node, inp: zmq.Socket, runner: Runner) -> set[str]:
+    inbox = Inbox(inp, node)
+    inbox.start()
+    ended: set[str] = set()
+    state: dict = {}
+    try:
+        while len(ended) < len(spec.cameras) and not _stopped(spec, node, state):
+            frames, ends = inbox.take(spec.batch_size, len(spec.cameras) - len(ended),
+                                      spec.max_wait_ms / 1000)
+            if frames:
+                runner.run(frames)
+            for end in ends:
+                ended.add(end.camera)
+                _forward_end(spec, node, runner, end, inbox.pending.skipped[end.camera])
+            node.stats.tick()
+    finally:
+        inbox.closed = True
+        inbox.join()
+    return ended
+
+
+def run_batch(spec: InferenceSpec, node, inp: zmq.Socket, runner: Runner) -> set[str]:
+    pending = Pending(live=False)
+    ended: set[str] = set()
+    wait_s = spec.max_wait_ms / 1000
+    state: dict = {}
+    while len(ended) < len(spec.cameras) and not _stopped(spec, node, state):
+        timeout = POLL_MS
+        if pending:
+            timeout = max(0, int((pending.first_t + wait_s - time.monotonic()) * 1000))
+        if inp.poll(timeout):
+            while len(pending) < spec.batch_size:  # up to one batch, then run it
+                try:
+                    msg = m.receive(inp, node.bad, zmq.NOBLOCK)
+                except zmq.Again:
+                    break
+                if isinstance(msg, m.Frame):
+                    pending.add(msg)
+                elif isinstance(msg, m.End):
+                    runner.run(pending.take(msg.camera))
+                    pending.end(msg)
+                    ended.add(msg.camera)
+                    _forward_end(spec, node, runner, msg, pending.skipped[msg.camera])
+        node.stats.queue = len(pending)
+        if pending and (
+            len(pending) >= spec.batch_size or time.monotonic() - pending.first_t >= wait_s
+        ):
+            runner.run(pending.take(limit=spec.batch_size))
+        node.stats.tick()
+    return ended

@@ -1,0 +1,483 @@
+"""The wire contract: every ZeroMQ message of the runtime, defined, encoded, decoded
+and validated here and nowhere else.
+
+A message is multipart ``[topic, header, buffers...]``:
+
+- ``topic``: ASCII, ``<kind>.<name>`` (``frame.cam0``, ``pose2d.cam0``, ``stats.infer``),
+  so SUB sockets can filter by prefix;
+- ``header``: a msgpack map with the schema version ``v``, the ``kind``, the fields of
+  that kind and ``bufs``, one ``[shape, dtype]`` per following part;
+- buffers: raw C-ordered array bytes, sent without copies and read back with
+  ``np.frombuffer`` (no pickle anywhere).
+
+Decoding checks everything (version, kind, field types, buffer count, shape x dtype
+against the buffer size, limits) and raises :class:`MessageError`; :func:`receive`
+counts and logs such a message and drops it, so a bad peer never crashes a node.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import msgpack
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+VERSION = 1
+MAX_HEADER_BYTES = 64 * 1024
+MAX_BUFFER_BYTES = 256 * 1024 * 1024
+MAX_DIM = 1 << 16
+MAX_NDIM = 4
+MAX_NAME = 128
+DTYPES = frozenset({"|u1", "<u2", "<i4", "<i8", "<f4", "<f8"})
+
+
+class MessageError(ValueError):
+    """A message that does not follow the wire contract."""
+
+
+def now_ns() -> int:
+    """Wall-clock timestamp in ns, comparable across processes of one machine."""
+    return time.time_ns()
+
+
+# ---------------------------------------------------------------- field checks
+
+
+def _str(h: dict, key: str, limit: int = MAX_NAME) -> str:
+    v = h.get(key)
+    if not isinstance(v, str) or len(v) > limit:
+        raise MessageError(
+            f"field {key!r} must be a string of at most {limit} chars, got {v!r:.80}"
+        )
+    return v
+
+
+def _int(h: dict, key: str, lo: int = -(1 << 63), hi: int = (1 << 63) - 1) -> int:
+    v = h.get(key)
+    if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
+        raise MessageError(f"field {key!r} must be an int in [{lo}, {hi}], got {v!r:.80}")
+    return v
+
+
+def _float(h: dict, key: str) -> float:
+    v = h.get(key)
+    if not isinstance(v, (int, float)) or isinstance(v, bool):
+        raise MessageError(f"field {key!r} must be a number, got {v!r:.80}")
+    return float(v)
+
+
+def _names(h: dict, key: str, limit: int = 1024) -> tuple[str, ...]:
+    v = h.get(key)
+    if (
+        not isinstance(v, list)
+        or len(v) > limit
+        or not all(isinstance(s, str) and len(s) <= MAX_NAME for s in v)
+    ):
+        raise MessageError(f"field {key!r} must be a list of names, got {v!r:.80}")
+    return tuple(v)
+
+
+def _counts(h: dict, key: str) -> dict[str, int]:
+    v = h.get(key)
+    if (
+        not isinstance(v, dict)
+        or len(v) > 1024
+        or not all(
+            isinstance(k, str)
+            and len(k) <= MAX_NAME
+            and isinstance(n, int)
+            and not isinstance(n, bool)
+            for k, n in v.items()
+        )
+    ):
+        raise MessageError(f"field {key!r} must map names to ints, got {v!r:.80}")
+    return dict(v)
+
+
+def _array(arr: np.ndarray, shape: tuple[int, ...], dtype: str, what: str) -> np.ndarray:
+    if arr.shape != shape or arr.dtype.str != dtype:
+        raise MessageError(f"{what} must be {shape} {dtype}, got {arr.shape} {arr.dtype.str}")
+    return arr
+
+
+# ---------------------------------------------------------------- message kinds
+
+
+@dataclass
+class Frame:
+    """One captured image of one camera: ``image`` is ``(H, W, 3)`` uint8 BGR."""
+
+    kind: ClassVar[str] = "frame"
+    camera: str
+    seq: int  # per-camera sequence number, +1 per frame the source produced
+    index: int  # frame index in the video / hardware counter
+    t_capture: int  # ns
+    image: np.ndarray
+
+    def fields(self) -> dict:
+        return {
+            "camera": self.camera,
+            "seq": self.seq,
+            "index": self.index,
+            "t_capture": self.t_capture,
+        }
+
+    def arrays(self) -> list[np.ndarray]:
+        return [self.image]
+
+    @classmethod
+    def build(cls, h: dict, arrays: list[np.ndarray]) -> Frame:
+        if len(arrays) != 1:
+            raise MessageError(f"frame needs 1 buffer, got {len(arrays)}")
+        img = arrays[0]
+        if img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
+            raise MessageError(f"frame image must be (H, W, 3) uint8, got {img.shape} {img.dtype}")
+        return cls(
+            _str(h, "camera"), _int(h, "seq", 0), _int(h, "index", 0), _int(h, "t_capture", 0), img
+        )
+
+    @property
+    def topic(self) -> str:
+        return f"frame.{self.camera}"
+
+
+@dataclass
+class Poses2D:
+    """The 2D pose of one frame: ``poses`` ``(K, 3)`` float32 x, y, likelihood in frame pixels."""
+
+    kind: ClassVar[str] = "pose2d"
+    camera: str
+    seq: int
+    index: int
+    t_capture: int
+    t_infer: int  # ns, when the network's output was ready
+    scorer: str
+    bodyparts: tuple[str, ...]
+    poses: np.ndarray
+
+    def fields(self) -> dict:
+        return {
+            "camera": self.camera,
+            "seq": self.seq,
+            "index": self.index,
+            "t_capture": self.t_capture,
+            "t_infer": self.t_infer,
+            "scorer": self.scorer,
+            "bodyparts": list(self.bodyparts),
+        }
+
+    def arrays(self) -> list[np.ndarray]:
+        return [self.poses]
+
+    @classmethod
+    def build(cls, h: dict, arrays: list[np.ndarray]) -> Poses2D:
+        bodyparts = _names(h, "bodyparts")
+        if len(arrays) != 1:
+            raise MessageError(f"pose2d needs 1 buffer, got {len(arrays)}")
+        poses = _array(arrays[0], (len(bodyparts), 3), "<f4", "pose2d poses")
+        return cls(
+            _str(h, "camera"),
+            _int(h, "seq", 0),
+            _int(h, "index", 0),
+            _int(h, "t_capture", 0),
+            _int(h, "t_infer", 0),
+            _str(h, "scorer", 1024),
+            bodyparts,
+            poses,
+        )
+
+    @property
+    def topic(self) -> str:
+        return f"pose2d.{self.camera}"
+
+
+@dataclass
+class Poses3D:
+    """A 3D pose of one instant: ``xyz`` ``(K, 3)`` float32 and per point ``score``,
+    ``error`` (reprojection, px) float32 ``(K,)`` and ``ncams`` int32 ``(K,)``."""
+
+    kind: ClassVar[str] = "pose3d"
+    group: str
+    seq: int
+    index: int
+    t_capture: int
+    bodyparts: tuple[str, ...]
+    xyz: np.ndarray
+    score: np.ndarray
+    error: np.ndarray
+    ncams: np.ndarray
+
+    def fields(self) -> dict:
+        return {
+            "group": self.group,
+            "seq": self.seq,
+            "index": self.index,
+            "t_capture": self.t_capture,
+            "bodyparts": list(self.bodyparts),
+        }
+
+    def arrays(self) -> list[np.ndarray]:
+        return [self.xyz, self.score, self.error, self.ncams]
+
+    @classmethod
+    def build(cls, h: dict, arrays: list[np.ndarray]) -> Poses3D:
+        bodyparts = _names(h, "bodyparts")
+        k = len(bodyparts)
+        if len(arrays) != 4:
+            raise MessageError(f"pose3d needs 4 buffers, got {len(arrays)}")
+        return cls(
+            _str(h, "group"),
+            _int(h, "seq", 0),
+            _int(h, "index", 0),
+            _int(h, "t_capture", 0),
+            bodyparts,
+            _array(arrays[0], (k, 3), "<f4", "pose3d xyz"),
+            _array(arrays[1], (k,), "<f4", "pose3d score"),
+            _array(arrays[2], (k,), "<f4", "pose3d error"),
+            _array(arrays[3], (k,), "<i4", "pose3d ncams"),
+        )
+
+    @property
+    def topic(self) -> str:
+        return f"pose3d.{self.group}"
+
+
+@dataclass
+class End:
+    """End of one camera's stream: ``last_seq`` is the last sequence number its source
+    produced (-1: none), so a receiver can count every frame it never saw."""
+
+    kind: ClassVar[str] = "end"
+    camera: str
+    last_seq: int
+    frames: int = 0  # rows written, when a recorder announces a finished file
+    path: str = ""  # the file it wrote, if any
+
+    def fields(self) -> dict:
+        return {
+            "camera": self.camera,
+            "last_seq": self.last_seq,
+            "frames": self.frames,
+            "path": self.path,
+        }
+
+    def arrays(self) -> list[np.ndarray]:
+        return []
+
+    @classmethod
+    def build(cls, h: dict, arrays: list[np.ndarray]) -> End:
+        if arrays:
+            raise MessageError(f"end carries no buffers, got {len(arrays)}")
+        return cls(
+            _str(h, "camera"), _int(h, "last_seq", -1), _int(h, "frames", 0), _str(h, "path", 4096)
+        )
+
+    @property
+    def topic(self) -> str:
+        return f"end.{self.camera}"
+
+
+@dataclass
+class Stats:
+    """One node's last second: frames/s, latency (capture stamp to now) p50/p99 in ms,
+    frames dropped or skipped, items waiting inside the node, and per-camera totals."""
+
+    kind: ClassVar[str] = "stats"
+    node: str
+    t: int
+    fps: float
+    p50_ms: float
+    p99_ms: float
+    drops: int
+    queue: int
+    totals: dict[str, int] = field(default_factory=dict)
+
+    def fields(self) -> dict:
+        return {
+            "node": self.node,
+            "t": self.t,
+            "fps": self.fps,
+            "p50_ms": self.p50_ms,
+            "p99_ms": self.p99_ms,
+            "drops": self.drops,
+            "queue": self.queue,
+            "totals": self.totals,
+        }
+
+    def arrays(self) -> list[np.ndarray]:
+        return []
+
+    @classmethod
+    def build(cls, h: dict, arrays: list[np.ndarray]) -> Stats:
+        if arrays:
+            raise MessageError(f"stats carries no buffers, got {len(arrays)}")
+        return cls(
+            _str(h, "node"),
+            _int(h, "t"),
+            _float(h, "fps"),
+            _float(h, "p50_ms"),
+            _float(h, "p99_ms"),
+            _int(h, "drops", 0),
+            _int(h, "queue", 0),
+            _counts(h, "totals"),
+        )
+
+    @property
+    def topic(self) -> str:
+        return f"stats.{self.node}"
+
+
+@dataclass
+class Log:
+    """A log record of a node, so that one console shows every process."""
+
+    kind: ClassVar[str] = "log"
+    node: str
+    level: int
+    text: str
+
+    def fields(self) -> dict:
+        return {"node": self.node, "level": self.level, "text": self.text}
+
+    def arrays(self) -> list[np.ndarray]:
+        return []
+
+    @classmethod
+    def build(cls, h: dict, arrays: list[np.ndarray]) -> Log:
+        if arrays:
+            raise MessageError(f"log carries no buffers, got {len(arrays)}")
+        return cls(_str(h, "node"), _int(h, "level", 0, 100), _str(h, "text", 16384))
+
+    @property
+    def topic(self) -> str:
+        return f"log.{self.node}"
+
+
+Message = Frame | Poses2D | Poses3D | End | Stats | Log
+KINDS: dict[str, type] = {c.kind: c for c in (Frame, Poses2D, Poses3D, End, Stats, Log)}
+
+
+# ---------------------------------------------------------------- encode / decode
+
+
+def encode(msg: Message) -> list:
+    """``[topic, header, buffers...]`` for ``send_multipart(..., copy=False)``.
+
+    Array buffers are passed as (contiguous) arrays, not copied.
+    """
+    arrays = [np.ascontiguousarray(a) for a in msg.arrays()]
+    header = {
+        "v": VERSION,
+        "kind": msg.kind,
+        **msg.fields(),
+        "bufs": [[list(a.shape), a.dtype.str] for a in arrays],
+    }
+    return [msg.topic.encode(), msgpack.packb(header, use_bin_type=True), *arrays]
+
+
+def _buffer(part) -> memoryview:
+    # zmq.Frame (copy=False) exposes .buffer; bytes / memoryview come from copy=True or tests
+    buf = getattr(part, "buffer", part)
+    try:
+        return memoryview(buf).cast("B")
+    except TypeError as exc:
+        raise MessageError(f"part is not a byte buffer ({type(part).__name__})") from exc
+
+
+def decode(parts: list) -> Message:
+    """Parse and validate a received multipart message; MessageError if it is bad."""
+    if not isinstance(parts, (list, tuple)) or len(parts) < 2:
+        raise MessageError(f"need at least topic and header, got {len(parts)} part(s)")
+    if len(parts) > 2 + 8:
+        raise MessageError(f"too many parts ({len(parts)})")
+    raw_header = _buffer(parts[1])
+    if raw_header.nbytes > MAX_HEADER_BYTES:
+        raise MessageError(f"header of {raw_header.nbytes} bytes exceeds {MAX_HEADER_BYTES}")
+    try:
+        # the header size is bounded above, which bounds every container in it
+        header = msgpack.unpackb(raw_header, raw=False, strict_map_key=True)
+    except Exception as exc:  # msgpack raises several types for garbage
+        raise MessageError(f"header is not msgpack ({type(exc).__name__})") from exc
+    if not isinstance(header, dict):
+        raise MessageError("header is not a map")
+    version = header.get("v")
+    if version != VERSION:
+        raise MessageError(f"schema version {version!r:.20}, this node reads {VERSION}")
+    cls = KINDS.get(header.get("kind")) if isinstance(header.get("kind"), str) else None
+    if cls is None:
+        raise MessageError(f"unknown kind {header.get('kind')!r:.40}")
+    arrays = _arrays(header, parts[2:])
+    msg = cls.build(header, arrays)
+    topic = bytes(_buffer(parts[0]))
+    if topic != msg.topic.encode():
+        raise MessageError(f"topic {topic[:80]!r} does not match {msg.topic!r}")
+    return msg
+
+
+def _arrays(header: dict, parts) -> list[np.ndarray]:
+    specs = header.get("bufs")
+    if not isinstance(specs, list) or len(specs) != len(parts):
+        raise MessageError(f"header lists {specs!r:.40} buffers, message has {len(parts)}")
+    out = []
+    for i, (spec, part) in enumerate(zip(specs, parts, strict=True)):
+        if not (
+            isinstance(spec, list)
+            and len(spec) == 2
+            and isinstance(spec[0], list)
+            and isinstance(spec[1], str)
+        ):
+            raise MessageError(f"buffer {i}: spec must be [shape, dtype], got {spec!r:.40}")
+        shape, dtype = spec
+        if dtype not in DTYPES:
+            raise MessageError(f"buffer {i}: dtype {dtype!r:.20} not allowed")
+        if len(shape) > MAX_NDIM or not all(
+            isinstance(d, int) and not isinstance(d, bool) and 0 <= d <= MAX_DIM for d in shape
+        ):
+            raise MessageError(f"buffer {i}: bad shape {shape!r:.60}")
+        dt = np.dtype(dtype)
+        expected = int(np.prod(shape, dtype=np.int64)) * dt.itemsize
+        if expected > MAX_BUFFER_BYTES:
+            raise MessageError(f"buffer {i}: {expected} bytes exceeds {MAX_BUFFER_BYTES}")
+        buf = _buffer(part)
+        if buf.nbytes != expected:
+            raise MessageError(
+                f"buffer {i}: {buf.nbytes} bytes, shape {shape} {dtype} needs {expected}"
+            )
+        out.append(np.frombuffer(buf, dtype=dt).reshape(shape))
+    return out
+
+
+class BadMessages:
+    """Counts dropped messages and logs each (rate-limited to one line per second)."""
+
+    def __init__(self, where: str):
+        self.where = where
+        self.count = 0
+        self._last_log = 0.0
+
+    def drop(self, exc: MessageError) -> None:
+        self.count += 1
+        t = time.monotonic()
+        if t - self._last_log >= 1.0:
+            self._last_log = t
+            log.warning("%s: dropped bad message #%d: %s", self.where, self.count, exc)
+
+
+def send(sock, msg: Message, flags: int = 0) -> None:
+    """Send `msg` on a zmq socket without copying its arrays."""
+    sock.send_multipart(encode(msg), flags=flags, copy=False)
+
+
+def receive(sock, bad: BadMessages, flags: int = 0) -> Message | None:
+    """Receive one message; a malformed one is counted in `bad`, logged and dropped (None)."""
+    parts = sock.recv_multipart(flags=flags, copy=False)
+    try:
+        return decode(parts)
+    except MessageError as exc:
+        bad.drop(exc)
+        return None

@@ -1,0 +1,209 @@
+"""The recorder node: 2D poses in, one HDF5 file per camera out, and the DeepLabCut
+analysis table of each camera when its stream ends.
+
+Recording file ``<folder>/<camera>.rec.h5`` (h5py, SWMR, chunked along frames)::
+
+    poses      (N, K, 3) float32   x, y, likelihood in frame pixels (raw likelihoods)
+    index      (N,)      int64     frame index in the video / camera
+    t_capture  (N,)      int64     ns, stamped by the source
+    t_infer    (N,)      int64     ns, network output ready
+    t_record   (N,)      int64     ns, received by the recorder
+    attrs: camera, scorer, bodyparts (JSON list), schema
+
+Rows are flushed at least every ``flush_s`` seconds in single-writer/multiple-reader
+mode, so another process can read the file while it is written, and a crash of any
+node (this one included) leaves it readable up to the last flush.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+import zmq
+
+from stream import messages as m
+from stream.rig import RecorderSpec
+
+log = logging.getLogger(__name__)
+
+SCHEMA = 1
+CHUNK = 256
+POLL_MS = 50
+STOP_GRACE_S = 5.0
+TIMES = ("t_capture", "t_infer", "t_record")
+
+
+def recording_path(folder: str | Path, camera: str) -> Path:
+    return Path(folder) / f"{camera}.rec.h5"
+
+
+class CameraFile:
+    """One camera's recording: rows buffered in memory, appended on :meth:`flush`."""
+
+    def __init__(self, path: Path, camera: str, scorer: str, bodyparts: tuple[str, ...]):
+        self.path = path
+        self.camera = camera
+        self.scorer = scorer
+        self.bodyparts = bodyparts
+        self.rows = 0
+        self._buf: list[tuple[m.Poses2D, int]] = []
+        path.parent.mkdir(parents=True, exist_ok=True)
+        k = len(bodyparts)
+        self.h5 = h5py.File(path, "w", libver="latest")
+        self.h5.attrs.update(
+            camera=camera, scorer=scorer, bodyparts=json.dumps(list(bodyparts)), schema=SCHEMA
+        )
+        self.h5.create_dataset(
+            "poses", (0, k, 3), np.float32, maxshape=(None, k, 3), chunks=(CHUNK, k, 3)
+        )
+        for name in ("index", *TIMES):
+            self.h5.create_dataset(name, (0,), np.int64, maxshape=(None,), chunks=(CHUNK * 4,))
+        self.h5.swmr_mode = True  # from here on readers may open the file while we write
+
+    def add(self, msg: m.Poses2D, t_record: int) -> None:
+        if msg.bodyparts != self.bodyparts:
+            raise ValueError(f"{self.camera}: bodyparts changed mid-stream to {msg.bodyparts}")
+        self._buf.append((msg, t_record))
+
+    @property
+    def pending(self) -> int:
+        """Rows received but not yet written."""
+        return len(self._buf)
+
+    def flush(self) -> None:
+        if not self._buf:
+            return
+        n0, n = self.rows, len(self._buf)
+        columns = {
+            "poses": np.stack([p.poses for p, _ in self._buf]),
+            "index": np.array([p.index for p, _ in self._buf], np.int64),
+            "t_capture": np.array([p.t_capture for p, _ in self._buf], np.int64),
+            "t_infer": np.array([p.t_infer for p, _ in self._buf], np.int64),
+            "t_record": np.array([t for _, t in self._buf], np.int64),
+        }
+        for name, values in columns.items():
+            ds = self.h5[name]
+            ds.resize(n0 + n, axis=0)
+            ds[n0:] = values
+        self.h5.flush()
+        self.rows += n
+        self._buf.clear()
+
+    def close(self) -> None:
+        if self.h5.id.valid:
+            self.flush()
+            self.h5.close()
+
+
+def read_recording(path: str | Path) -> dict:
+    """A recording's datasets as numpy arrays plus ``camera``, ``scorer``, ``bodyparts``
+    (readable while it is being written, and after a crash up to the last flush)."""
+    with h5py.File(path, "r", libver="latest", swmr=True) as f:
+        out = {name: f[name][()] for name in ("poses", "index", *TIMES)}
+        out.update(
+            camera=str(f.attrs["camera"]),
+            scorer=str(f.attrs["scorer"]),
+            bodyparts=tuple(json.loads(f.attrs["bodyparts"])),
+        )
+    n = min(len(v) for k, v in out.items() if k in ("poses", "index", *TIMES))
+    for name in ("poses", "index", *TIMES):  # a crash between two datasets' resizes
+        out[name] = out[name][:n]
+    return out
+
+
+def to_table(recording: Path, video: str, folder: str, csv: bool, last_index: int = -1) -> Path:
+    """Write the DeepLabCut analysis table of a recording: one row per frame index up to
+    `last_index` (or the last one recorded), NaN where a frame has no pose (skipped in
+    live mode)."""
+    from train.keypoints import Poses2D
+    from train.tables import analysis_path, write_analysis
+
+    rec = read_recording(recording)
+    n = max(int(rec["index"].max()) + 1 if len(rec["index"]) else 0, last_index + 1)
+    data = np.full((n, len(rec["bodyparts"]), 3), np.nan, np.float32)
+    data[rec["index"]] = rec["poses"]
+    path = analysis_path(video, rec["scorer"], folder)
+    return write_analysis(Poses2D(rec["bodyparts"], data), rec["scorer"], path, csv=csv)
+
+
+class Recorder:
+    def __init__(self, spec: RecorderSpec, node):
+        self.spec = spec
+        self.node = node
+        self.files: dict[str, CameraFile] = {}
+        self.done: set[str] = set()
+        self._last_flush = time.monotonic()
+
+    def pose(self, msg: m.Poses2D) -> None:
+        t = m.now_ns()
+        f = self.files.get(msg.camera)
+        if f is None:
+            if msg.camera not in self.spec.cameras or msg.camera in self.done:
+                log.warning("%s: poses of unexpected camera %r dropped", self.spec.name, msg.camera)
+                return
+            path = recording_path(self.spec.folder, msg.camera)
+            f = self.files[msg.camera] = CameraFile(path, msg.camera, msg.scorer, msg.bodyparts)
+        f.add(msg, t)
+        self.node.stats.frame(msg.camera, msg.t_capture, t)
+
+    def maybe_flush(self) -> None:
+        if time.monotonic() - self._last_flush >= self.spec.flush_s:
+            for f in self.files.values():
+                f.flush()
+            self._last_flush = time.monotonic()
+
+    def end(self, camera: str, last_seq: int) -> None:
+        """Close `camera`'s file, write its table, and tell the supervisor."""
+        self.done.add(camera)
+        f = self.files.pop(camera, None)
+        if f is None:
+            log.warning("%s: %s ended without any pose", self.spec.name, camera)
+            self.node.publish(m.End(camera, last_seq, 0, ""))
+            return
+        f.close()
+        table = ""
+        if self.spec.tables and camera in self.spec.table_paths:
+            video, folder = self.spec.table_paths[camera]
+            # sources number frames from 0 with seq == index, so the last seq is the last index
+            table = str(to_table(f.path, video, folder, self.spec.csv, last_seq))
+        self.node.publish(m.End(camera, last_seq, f.rows, table))
+
+    def close(self) -> None:
+        for camera in list(self.files):
+            self.end(camera, -1)
+
+
+def run(spec: RecorderSpec, node) -> None:
+    inp = node.socket(zmq.PULL, RCVHWM=1000, LINGER=0)
+    for endpoint in spec.input_endpoints:
+        inp.connect(endpoint)
+    rec = Recorder(spec, node)
+    node.ready()
+    stop_at = None
+    try:
+        while len(rec.done) < len(spec.cameras):
+            if node.stop_requested and stop_at is None:
+                stop_at = time.monotonic() + STOP_GRACE_S
+            if stop_at is not None and time.monotonic() > stop_at:
+                log.warning("%s: stopped before every camera ended", spec.name)
+                break
+            if inp.poll(POLL_MS):
+                for _ in range(1000):
+                    try:
+                        msg = m.receive(inp, node.bad, zmq.NOBLOCK)
+                    except zmq.Again:
+                        break
+                    if isinstance(msg, m.Poses2D):
+                        rec.pose(msg)
+                    elif isinstance(msg, m.End):
+                        rec.end(msg.camera, msg.last_seq)
+            rec.maybe_flush()
+            node.stats.queue = sum(f.pending for f in rec.files.values())
+            node.stats.tick()
+    finally:
+        rec.close()

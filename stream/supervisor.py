@@ -1,0 +1,206 @@
+"""The supervisor: starts every node of a graph as its own process, listens to the bus
+(stats, logs, end notices), checks that every node is alive, prints per-node stats,
+and stops everything cleanly on Ctrl-C or when the input has ended.
+
+If a node dies, it says which one and why (exit code or signal, and the node's last
+error) and the run fails.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import zmq
+
+from stream import messages as m
+from stream.node import command
+from train.errors import PoseloopError
+
+log = logging.getLogger(__name__)
+
+ROOT = str(Path(__file__).resolve().parents[1])  # the folder holding the stream package
+STOP_WAIT_S = 12.0  # longer than a node's own grace, so files get closed first
+READY_TIMEOUT_S = 300.0  # loading a model on a busy machine can take a while
+
+
+class NodeDied(PoseloopError, RuntimeError):
+    """A node process exited abnormally."""
+
+
+def _why(code: int | None) -> str:
+    if code is not None and code < 0:
+        try:
+            return f"killed by signal {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exited with code {code}"
+
+
+def format_stats(stats: dict[str, m.Stats]) -> str:
+    def one(s: m.Stats) -> str:
+        lat = "" if math.isnan(s.p50_ms) else f" lat p50 {s.p50_ms:.1f} p99 {s.p99_ms:.1f} ms"
+        return f"{s.node}: {s.fps:.1f} fps{lat} drops {s.drops} queue {s.queue}"
+
+    return " | ".join(one(s) for s in stats.values())
+
+
+class Supervisor:
+    """Runs `nodes` (``[(role, spec)]``, started in that order) until they all end."""
+
+    def __init__(
+        self,
+        nodes: list[tuple[str, object]],
+        bus: str,
+        stats_interval: float = 1.0,
+        on_message: Callable[[m.Message], None] | None = None,
+        print_stats: bool = True,
+    ):
+        self.nodes = nodes
+        self.bus_endpoint = bus
+        self.stats_interval = stats_interval
+        self.on_message = on_message
+        self.print_stats = print_stats
+        self.latest: dict[str, m.Stats] = {}
+        self.last_error: dict[str, str] = {}
+        self.procs: dict[str, subprocess.Popen] = {}
+        self._ctx = zmq.Context()
+        self._bus = self._ctx.socket(zmq.PULL)
+        self._bus.setsockopt(zmq.LINGER, 0)
+        self._bus.bind(bus)
+        self._bad = m.BadMessages("supervisor")
+
+    def start(self) -> None:
+        """Start the consumers, wait until each is ready (model loaded, sockets up), then
+        the sources, so that a live source's first frames are not dropped for nothing."""
+        consumers = [(r, s) for r, s in self.nodes if r != "source"]
+        for role, spec in consumers:
+            self._spawn(role, spec)
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        waiting = {spec.name for _, spec in consumers}
+        while waiting - set(self.latest):
+            self._drain(100)
+            failure = self._dead()
+            if failure is None and time.monotonic() > deadline:
+                failure = (
+                    f"node(s) {sorted(waiting - set(self.latest))} not ready after "
+                    f"{READY_TIMEOUT_S:.0f} s"
+                )
+            if failure:
+                self.stop()
+                raise NodeDied(failure)
+        for role, spec in self.nodes:
+            if role == "source":
+                self._spawn(role, spec)
+
+    def _spawn(self, role: str, spec) -> None:
+        # the node must import this very poseloop, installed or not, from any folder
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [ROOT, env.get("PYTHONPATH")]))
+        p = subprocess.Popen(command(role, spec, self.bus_endpoint, self.stats_interval), env=env)
+        self.procs[spec.name] = p
+        log.debug("started %s %s (pid %d)", role, spec.name, p.pid)
+
+    def _drain(self, timeout_ms: int) -> None:
+        if not self._bus.poll(timeout_ms):
+            return
+        while True:
+            try:
+                msg = m.receive(self._bus, self._bad, zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            if isinstance(msg, m.Stats):
+                self.latest[msg.node] = msg
+            elif isinstance(msg, m.Log):
+                logging.getLogger(f"stream.node.{msg.node}").log(msg.level, "%s", msg.text)
+                if msg.level >= logging.ERROR:
+                    self.last_error[msg.node] = msg.text
+            if msg is not None and self.on_message is not None:
+                self.on_message(msg)
+
+    def _dead(self) -> str | None:
+        for name, p in self.procs.items():
+            if p.poll() not in (None, 0):
+                self._drain(100)  # its last words may still be on the bus
+                why = _why(p.returncode)
+                if name in self.last_error:
+                    why += f": {self.last_error[name]}"
+                return f"node {name!r} died ({why})"
+        return None
+
+    def run(self) -> None:
+        """Start the nodes and wait for them to end; NodeDied if one fails.
+
+        Ctrl-C asks every node to stop, waits for them to close their files, and
+        returns normally.
+        """
+        last_print = time.monotonic()
+        try:
+            self.start()
+            while any(p.poll() is None for p in self.procs.values()):
+                self._drain(100)
+                failure = self._dead()
+                if failure:
+                    log.error("%s; stopping the others", failure)
+                    self.stop()
+                    raise NodeDied(failure)
+                if self.print_stats and time.monotonic() - last_print >= self.stats_interval:
+                    last_print = time.monotonic()
+                    running = {
+                        spec.name: self.latest[spec.name]
+                        for _, spec in self.nodes
+                        if spec.name in self.latest and self.procs[spec.name].poll() is None
+                    }
+                    if running:
+                        print(format_stats(running), flush=True)
+            self._drain(0)
+            failure = self._dead()
+            if failure:
+                raise NodeDied(failure)
+        except KeyboardInterrupt:
+            log.info("interrupted: stopping every node")
+            self.stop()
+        finally:
+            self.close()
+
+    def stop(self) -> None:
+        """Ask every live node to stop; kill the ones still alive after STOP_WAIT_S."""
+        for p in self.procs.values():
+            if p.poll() is None:
+                p.terminate()  # SIGTERM: the node's stop request
+        deadline = time.monotonic() + STOP_WAIT_S
+        for name, p in self.procs.items():
+            while p.poll() is None and time.monotonic() < deadline:
+                try:
+                    self._drain(50)
+                except KeyboardInterrupt:
+                    continue  # a second Ctrl-C while stopping: keep waiting for clean ends
+            if p.poll() is None:
+                log.error("node %r did not stop in %.0f s; killing it", name, STOP_WAIT_S)
+                p.kill()
+                p.wait()
+
+    def close(self) -> None:
+        for p in self.procs.values():
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+        self._bus.close()
+        self._ctx.term()
+
+
+def run_rig(rig: str | Path, print_stats: bool = True) -> None:
+    """Run the graph of the rig file `rig` until its input ends or Ctrl-C."""
+    from stream.rig import load_rig
+
+    spec = load_rig(rig)
+    for rec in spec.recorders:
+        Path(rec.folder).mkdir(parents=True, exist_ok=True)
+    log.info("%s: %s mode, %d node(s)", spec.path, spec.mode, len(spec.nodes()))
+    Supervisor(spec.nodes(), spec.bus, spec.stats_interval, print_stats=print_stats).run()
