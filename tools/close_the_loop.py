@@ -91,10 +91,16 @@ def detector_table(pred: Poses2D, worst: np.ndarray) -> list[tuple[str, int, flo
     return rows
 
 
+def _analyze(model: Path, video: Path, dest: Path) -> Path:
+    """The video's analysis table, made by the batch runtime (``poseloop analyze``)."""
+    from stream.analyze import analyze_videos
+
+    return analyze_videos(model, [video], destfolder=dest, progress=False)[0]
+
+
 def _train_and_analyze(project: Project, video: Path, truth: np.ndarray, epochs: int,
                        max_minutes: float, seed: int) -> tuple[Round, Path]:
-    # training, export and analysis come from other parts of poseloop (torch, zmq)
-    from stream.analyze import analyze_videos
+    # training and export come from another part of poseloop (torch)
     from train.export import export_network
     from train.train_config import preset
     from train.trainer import train_network
@@ -103,8 +109,7 @@ def _train_and_analyze(project: Project, video: Path, truth: np.ndarray, epochs:
     cfg = preset("demo", epochs=epochs, max_minutes=max_minutes, seed=seed, eval_every=epochs)
     train_network(project, cfg, progress=False)
     model = export_network(project)
-    dest = project.root / f"analysis-iter{project.config.iteration}"
-    table = analyze_videos(model, [video], destfolder=dest, progress=False)[0]
+    table = _analyze(model, video, project.root / f"analysis-iter{project.config.iteration}")
     pred, _ = read_analysis(table)
     err = frame_errors(pred.data, truth)
     labeled = len(project.load_labels())
@@ -119,7 +124,7 @@ def _train_and_analyze(project: Project, video: Path, truth: np.ndarray, epochs:
 def close_the_loop(workdir: str | Path, frames: int = 600, size: tuple[int, int] = (160, 120),
                    labeled: int = 12, numframes2pick: int = 20, epochs: int = 30,
                    max_minutes: float = 10.0, algo: str = "uncertain", epsilon: float = 10.0,
-                   p_bound: float = 0.05, seed: int = 0) -> LoopResult:
+                   p_bound: float = 0.1, seed: int = 0) -> LoopResult:
     """Run the loop once in `workdir` (see the module docstring) and return its numbers."""
     from train.config import save_config
 
@@ -162,7 +167,7 @@ def main() -> None:
     parser.add_argument("--max-minutes", type=float, default=10.0, help="per training run")
     parser.add_argument("--algo", default="uncertain")
     parser.add_argument("--epsilon", type=float, default=10.0)
-    parser.add_argument("--p-bound", type=float, default=0.05)
+    parser.add_argument("--p-bound", type=float, default=0.1)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s",
