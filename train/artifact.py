@@ -132,7 +132,9 @@ class PoseModel:
         try:
             program = torch.export.load(self.path, extra_files=extra)
         except Exception as exc:  # torch raises RuntimeError/KeyError/... for broken archives
-            raise ModelError(f"{self.path}: cannot load model ({type(exc).__name__}: {exc})") from exc
+            raise ModelError(
+                f"{self.path}: cannot load model ({type(exc).__name__}: {exc})"
+            ) from exc
         self.meta = ModelMeta.from_json(extra[META_FILE], self.path)
         self.device = torch.device(device)
         if self.device.type != "cpu":
@@ -163,8 +165,9 @@ class PoseModel:
             x = x.flip(1)
         h, w = self.input_size(frames.shape[1], frames.shape[2])
         if (h, w) != tuple(frames.shape[1:3]):
-            x = kornia.geometry.transform.resize(x, (h, w), interpolation="bilinear",
-                                                 align_corners=False, antialias=True)
+            x = kornia.geometry.transform.resize(
+                x, (h, w), interpolation="bilinear", align_corners=False, antialias=True
+            )
         return kornia.enhance.normalize(x, self._mean, self._std)
 
     def to_frame_pixels(self, poses: torch.Tensor, height: int, width: int) -> torch.Tensor:
@@ -215,7 +218,9 @@ class PoseModel:
         if frames.ndim == 3:
             frames = frames[None]
         if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[3] != 3:
-            raise ModelError(f"frames must be (B, H, W, 3) uint8, got {frames.shape} {frames.dtype}")
+            raise ModelError(
+                f"frames must be (B, H, W, 3) uint8, got {frames.shape} {frames.dtype}"
+            )
         out = self.predict_tensor(torch.from_numpy(np.ascontiguousarray(frames)), bgr=bgr)
         return out.cpu().numpy()
 

@@ -49,6 +49,7 @@ class ProjectConfig:
     default_net_type: str = "resnet_50"
     # poseloop's own optional keys (DeepLabCut ignores unknown keys)
     flip_pairs: tuple[tuple[str, str], ...] = ()
+    reference_length: tuple[str, str] | None = None  # [a, b]: PCK at a fraction of |a - b|
     raw: Any = field(default=None, repr=False)
 
     @property
@@ -65,7 +66,8 @@ class ProjectConfig:
             x1, x2, y1, y2 = (int(float(v)) for v in str(value).split(","))
         except ValueError:
             raise ConfigError(
-                f"{self.path}: video_sets[{video_key!r}].crop must be 'x1, x2, y1, y2', got {value!r}"
+                f"{self.path}: video_sets[{video_key!r}].crop must be 'x1, x2, y1, y2', "
+                f"got {value!r}"
             ) from None
         return x1, x2, y1, y2
 
@@ -93,7 +95,9 @@ def _typed(path: Path, raw: dict, key: str, kind: type | tuple[type, ...], defau
     return value
 
 
-def _pairs(path: Path, raw: dict, key: str, bodyparts: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+def _pairs(
+    path: Path, raw: dict, key: str, bodyparts: tuple[str, ...]
+) -> tuple[tuple[str, str], ...]:
     value = raw.get(key) or []
     if not isinstance(value, list):
         raise ConfigError(f"{path}: key '{key}' must be a list of [bodypart, bodypart] pairs")
@@ -108,14 +112,28 @@ def _pairs(path: Path, raw: dict, key: str, bodyparts: tuple[str, ...]) -> tuple
     return tuple(pairs)
 
 
+def _reference(path: Path, raw: dict, bodyparts: tuple[str, ...]) -> tuple[str, str] | None:
+    value = raw.get("reference_length")
+    if value is None:
+        return None
+    if not isinstance(value, list) or len(value) != 2 or value[0] == value[1]:
+        raise ConfigError(
+            f"{path}: key 'reference_length' must be two different bodyparts [a, b], got {value!r}"
+        )
+    (pair,) = _pairs(path, {"reference_length": [value]}, "reference_length", bodyparts)
+    return pair
+
+
 def parse_config(path: Path, raw: Any) -> ProjectConfig:
     """Validate a loaded config.yaml document; errors name the file and the key."""
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping of keys, got {type(raw).__name__}")
     missing = [k for k in REQUIRED if k not in raw]
     if missing:
-        raise ConfigError(f"{path}: missing key '{missing[0]}'" + (
-            f" (also {missing[1:]})" if len(missing) > 1 else ""))
+        raise ConfigError(
+            f"{path}: missing key '{missing[0]}'"
+            + (f" (also {missing[1:]})" if len(missing) > 1 else "")
+        )
     bodyparts = _typed(path, raw, "bodyparts", list)
     if not bodyparts or not all(isinstance(b, str) and b for b in bodyparts):
         raise ConfigError(f"{path}: key 'bodyparts' must be a non-empty list of names")
@@ -146,7 +164,9 @@ def parse_config(path: Path, raw: Any) -> ProjectConfig:
         task=str(_typed(path, raw, "Task", (str, int))),
         scorer=str(_typed(path, raw, "scorer", (str, int))),
         date=str(_typed(path, raw, "date", (str, int))),
-        video_sets={str(k): (dict(v) if isinstance(v, dict) else {}) for k, v in video_sets.items()},
+        video_sets={
+            str(k): (dict(v) if isinstance(v, dict) else {}) for k, v in video_sets.items()
+        },
         bodyparts=bodyparts,
         training_fraction=tuple(float(f) for f in fractions),
         iteration=iteration,
@@ -158,6 +178,7 @@ def parse_config(path: Path, raw: Any) -> ProjectConfig:
         batch_size=int(_typed(path, raw, "batch_size", int, 8)),
         default_net_type=str(raw.get("default_net_type") or "resnet_50"),
         flip_pairs=_pairs(path, raw, "flip_pairs", bodyparts),
+        reference_length=_reference(path, raw, bodyparts),
         raw=raw,
     )
 

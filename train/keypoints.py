@@ -31,9 +31,7 @@ class Poses2D:
         object.__setattr__(self, "bodyparts", tuple(self.bodyparts))
         data = np.asarray(self.data, dtype=np.float32)
         if data.ndim != 3 or data.shape[2] != 3 or data.shape[1] != len(self.bodyparts):
-            raise DataError(
-                f"poses must be (frames, {len(self.bodyparts)}, 3), got {data.shape}"
-            )
+            raise DataError(f"poses must be (frames, {len(self.bodyparts)}, 3), got {data.shape}")
         _check_names(self.bodyparts, "poses")
         object.__setattr__(self, "data", data)
 
@@ -76,8 +74,11 @@ class Poses3D:
         if xyz.shape != (*shape, 3):
             raise DataError(f"3D poses must be (frames, {len(self.bodyparts)}, 3), got {xyz.shape}")
         object.__setattr__(self, "xyz", xyz)
-        for name, dtype in (("score", np.float32), ("reprojection_error", np.float32),
-                            ("n_cameras", np.int16)):
+        for name, dtype in (
+            ("score", np.float32),
+            ("reprojection_error", np.float32),
+            ("n_cameras", np.int16),
+        ):
             arr = np.asarray(getattr(self, name), dtype=dtype)
             if arr.shape != shape:
                 raise DataError(f"3D poses field {name} must be {shape}, got {arr.shape}")
@@ -112,14 +113,17 @@ class LabeledFrames:
         self.xy = np.asarray(self.xy, dtype=np.float64)
         if self.xy.shape != (len(self.images), len(self.bodyparts), 2):
             raise DataError(
-                f"labels must be ({len(self.images)}, {len(self.bodyparts)}, 2), got {self.xy.shape}"
+                f"labels must be ({len(self.images)}, {len(self.bodyparts)}, 2), "
+                f"got {self.xy.shape}"
             )
         if self.index_style not in ("flat", "tuple"):
             raise DataError(f"index_style must be 'flat' or 'tuple', got {self.index_style!r}")
         if self.likelihood is not None:
             self.likelihood = np.asarray(self.likelihood, dtype=np.float64)
             if self.likelihood.shape != self.xy.shape[:2]:
-                raise DataError(f"likelihood must be {self.xy.shape[:2]}, got {self.likelihood.shape}")
+                raise DataError(
+                    f"likelihood must be {self.xy.shape[:2]}, got {self.likelihood.shape}"
+                )
 
     def __len__(self) -> int:
         return len(self.images)

@@ -66,7 +66,8 @@ x2: 640
 y1: 277
 y2: 624
 
-# Refinement configuration (parameters from annotation dataset configuration also relevant in this stage)
+# Refinement configuration (parameters from annotation dataset configuration
+# also relevant in this stage)
 corner2move2:
 - 50
 - 50
@@ -156,7 +157,9 @@ def _video_entry(video: Path) -> dict:
     return {"crop": f"0, {w}, 0, {h}"}
 
 
-def add_videos(project: str | Path | Project, videos: list[str | Path], copy: bool = False) -> list[Path]:
+def add_videos(
+    project: str | Path | Project, videos: list[str | Path], copy: bool = False
+) -> list[Path]:
     """Link (or copy) `videos` into the project's videos/ and list them in video_sets.
 
     Every video is checked to decode before anything is written.

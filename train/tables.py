@@ -134,7 +134,9 @@ def labels_to_frame(labels: LabeledFrames) -> pd.DataFrame:
         parts = [tuple(p.split("/", 2)) for p in labels.images]
         bad = [p for p in parts if len(p) != 3]
         if bad:
-            raise DataError(f"image paths must be labeled-data/<video>/<file>, got {'/'.join(bad[0])}")
+            raise DataError(
+                f"image paths must be labeled-data/<video>/<file>, got {'/'.join(bad[0])}"
+            )
         index = pd.MultiIndex.from_tuples(parts)
     else:
         index = pd.Index(labels.images)
@@ -147,8 +149,12 @@ def write_labels(labels: LabeledFrames, path: str | Path, csv: bool = True) -> P
     Each file is written to a temporary name and renamed, so a crash leaves the old
     file intact.
     """
+    return _write_table(labels_to_frame(labels), path, csv)
+
+
+def _write_table(df: pd.DataFrame, path: str | Path, csv: bool) -> Path:
+    """`df` to ``path.h5`` and, with `csv`, to ``path.csv``; returns the h5 path."""
     path = Path(path).with_suffix(".h5")
-    df = labels_to_frame(labels)
     _write_h5(df, path)
     if csv:
         _write_csv(df, path.with_suffix(".csv"))
@@ -186,12 +192,7 @@ def poses_to_frame(poses: Poses2D, scorer: str) -> pd.DataFrame:
 
 def write_analysis(poses: Poses2D, scorer: str, path: str | Path, csv: bool = False) -> Path:
     """Write 2D poses as a DeepLabCut analysis table (frame-numbered index)."""
-    path = Path(path).with_suffix(".h5")
-    df = poses_to_frame(poses, scorer)
-    _write_h5(df, path)
-    if csv:
-        _write_csv(df, path.with_suffix(".csv"))
-    return path
+    return _write_table(poses_to_frame(poses, scorer), path, csv)
 
 
 def read_analysis(path: str | Path) -> tuple[Poses2D, str]:
@@ -208,7 +209,6 @@ def read_analysis(path: str | Path) -> tuple[Poses2D, str]:
 
 def write_poses3d(poses: Poses3D, scorer: str, path: str | Path, csv: bool = True) -> Path:
     """Write 3D poses: per bodypart coords x, y, z, score, error (px), ncams."""
-    path = Path(path).with_suffix(".h5")
     columns = pd.MultiIndex.from_product([[scorer], poses.bodyparts, COORDS_3D], names=LEVELS)
     values = np.concatenate(
         [
@@ -219,11 +219,7 @@ def write_poses3d(poses: Poses3D, scorer: str, path: str | Path, csv: bool = Tru
         ],
         axis=2,
     ).reshape(poses.n_frames, -1)
-    df = pd.DataFrame(values, columns=columns)
-    _write_h5(df, path)
-    if csv:
-        _write_csv(df, path.with_suffix(".csv"))
-    return path
+    return _write_table(pd.DataFrame(values, columns=columns), path, csv)
 
 
 def read_poses3d(path: str | Path) -> tuple[Poses3D, str]:

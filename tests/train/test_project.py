@@ -13,8 +13,23 @@ from train.video import VideoReader
 
 
 def test_new_and_add_videos_via_cli(tmp_path, small_video, capsys):
-    assert cli(["new", "mouse", "--videos", str(small_video), "--bodyparts", "nose,tail",
-                "--scorer", "ann", "--workdir", str(tmp_path)]) == 0
+    assert (
+        cli(
+            [
+                "new",
+                "mouse",
+                "--videos",
+                str(small_video),
+                "--bodyparts",
+                "nose,tail",
+                "--scorer",
+                "ann",
+                "--workdir",
+                str(tmp_path),
+            ]
+        )
+        == 0
+    )
     config_path = capsys.readouterr().out.strip().splitlines()[-1]
     project = open_project(config_path)
     assert project.config.bodyparts == ("nose", "tail") and project.config.scorer == "ann"
@@ -81,7 +96,9 @@ def test_config_errors_name_file_and_key(tmp_path, change, field):
 def test_labels_with_other_bodyparts_name_the_file(tmp_path):
     path = _config(tmp_path, GOOD)
     table = tmp_path / "labeled-data" / "v" / "CollectedData_s.h5"
-    write_labels(LabeledFrames("s", ("a", "c"), ["labeled-data/v/1.png"], np.ones((1, 2, 2))), table)
+    write_labels(
+        LabeledFrames("s", ("a", "c"), ["labeled-data/v/1.png"], np.ones((1, 2, 2))), table
+    )
     with pytest.raises(DataError) as err:
         open_project(path).load_labels()
     assert "CollectedData_s.h5" in str(err.value) and "'c'" in str(err.value)
@@ -90,7 +107,9 @@ def test_labels_with_other_bodyparts_name_the_file(tmp_path):
 def test_added_bodypart_keeps_old_labels(tmp_path):
     path = _config(tmp_path, GOOD.replace("[a, b]", "[a, b, new]"))
     table = tmp_path / "labeled-data" / "v" / "CollectedData_s.h5"
-    write_labels(LabeledFrames("s", ("a", "b"), ["labeled-data/v/1.png"], np.ones((1, 2, 2))), table)
+    write_labels(
+        LabeledFrames("s", ("a", "b"), ["labeled-data/v/1.png"], np.ones((1, 2, 2))), table
+    )
     labels = open_project(path).load_labels()
     assert labels.bodyparts == ("a", "b", "new")
     assert (labels.xy[0, :2] == 1).all() and np.isnan(labels.xy[0, 2]).all()

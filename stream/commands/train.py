@@ -1,0 +1,59 @@
+"""Train a pose network on a project's labeled frames (one shuffle)."""
+
+import argparse
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("project", help="project folder or its config.yaml")
+    parser.add_argument("--shuffle", type=int, default=1, help="shuffle number (default 1)")
+    parser.add_argument("--preset", default="default",
+                        help="starting settings: default, demo or openfield (then options apply)")
+    parser.add_argument("--net", help="resnet_18 | resnet_50 | resnet_101 | mobilenet_v3 | "
+                        "mobilenet_v3_small | efficientnet_b0")
+    parser.add_argument("--weights", help="imagenet | none | FILE (a backbone state dict)")
+    parser.add_argument("--stride", type=int, choices=(4, 8, 16), help="output stride")
+    parser.add_argument("--epochs", type=int)
+    parser.add_argument("--batch-size", type=int)
+    parser.add_argument("--lr", type=float, help="peak learning rate")
+    parser.add_argument("--crop", type=int, nargs=2, metavar=("H", "W"),
+                        help="train on H x W crops around the animal")
+    parser.add_argument("--input-scale", type=float, help="resize frames by this factor")
+    parser.add_argument("--max-minutes", type=float, help="stop after this much training time")
+    parser.add_argument("--save-every", type=int, help="epochs between snapshots")
+    parser.add_argument("--seed", type=int)
+    parser.add_argument("--device", help="auto | cpu | cuda | cuda:N")
+    parser.add_argument("--threads", type=int,
+                        help="CPU threads (1 is faster when other jobs share the cores)")
+    parser.add_argument("--resume", action="store_true", help="continue from the latest snapshot")
+    parser.add_argument("--test-images", nargs="+", metavar="IMAGE",
+                        help="user split: these labeled images (labeled-data/<video>/<file>) test")
+    parser.add_argument("--no-augment", action="store_true", help="train without augmentation")
+    parser.add_argument("--preview-augmentation", metavar="PNG", nargs="?", const="",
+                        help="write a picture of augmented samples and exit")
+
+
+def main(args: argparse.Namespace) -> None:
+    from train.project import open_project
+    from train.train_config import ModelDir, preset
+    from train.trainer import preview_augmentation, train_network
+
+    project = open_project(args.project)
+    changes = dict(net=args.net, weights=args.weights, stride=args.stride, epochs=args.epochs,
+                   batch_size=args.batch_size, lr=args.lr, input_scale=args.input_scale,
+                   max_minutes=args.max_minutes, seed=args.seed, save_every=args.save_every,
+                   device=args.device, threads=args.threads,
+                   crop_size=list(args.crop) if args.crop else None)
+    model_dir = ModelDir.of(project, args.shuffle)
+    if args.resume and model_dir.config_path.exists():
+        config = model_dir.read_config().replace(**changes)
+    else:
+        config = preset(args.preset, **changes)
+    if args.no_augment:
+        config = config.replace(augment={**(config.augment or {}), "enabled": False})
+    if args.preview_augmentation is not None:
+        print(preview_augmentation(project, config, args.shuffle,
+                                   args.preview_augmentation or None))
+        return
+    model_dir = train_network(project, config, args.shuffle, resume=args.resume,
+                              test_images=args.test_images)
+    print(model_dir.path)
