@@ -5,7 +5,8 @@ after the first frame of a batch (frames of different sizes go in separate batch
 
 - batch mode: every frame is kept, in arrival order (which is each camera's order);
   a camera's ``End`` is passed on after all of its poses.
-- live mode: the socket is drained on every turn and only the newest frame per camera
+- live mode: poses are published (PUB), so recorders, sync nodes and viewers can all
+  read them; the socket is drained on every turn and only the newest frame per camera
   is kept; every frame never processed is counted as skipped, exactly, from the
   per-camera sequence numbers (including the ones a source could not even send).
 """
@@ -178,9 +179,7 @@ def _sockets(spec: InferenceSpec, node) -> tuple[zmq.Socket, zmq.Socket]:
     inp = node.socket(zmq.PULL, RCVHWM=2 if spec.mode == "live" else 8, LINGER=0)
     for endpoint in spec.input_endpoints:
         inp.connect(endpoint)
-    out = node.socket(zmq.PUSH, SNDHWM=1000, LINGER=30000, SNDTIMEO=200)
-    out.bind(spec.endpoint)
-    return inp, out
+    return inp, node.output(spec.mode, spec.endpoint)
 
 
 def run(spec: InferenceSpec, node) -> None:

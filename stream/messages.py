@@ -197,6 +197,77 @@ class Poses2D:
 
 
 @dataclass
+class Group2D:
+    """The 2D poses of one instant from several cameras, grouped by a sync node.
+
+    ``poses`` ``(C, K, 3)`` float32 in the order of ``cameras``, NaN rows for cameras
+    absent from the group; ``present`` names the cameras that are there (a partial
+    group has fewer than all); ``indices`` and ``stamps`` ``(C,)`` int64 are each
+    camera's frame index and capture time (-1 / 0 when absent).
+    """
+
+    kind: ClassVar[str] = "group2d"
+    group: str
+    seq: int
+    index: int
+    t_capture: int  # ns, the earliest capture stamp of the group
+    scorer: str
+    cameras: tuple[str, ...]
+    present: tuple[str, ...]
+    bodyparts: tuple[str, ...]
+    poses: np.ndarray
+    indices: np.ndarray
+    stamps: np.ndarray
+
+    @property
+    def partial(self) -> bool:
+        return len(self.present) < len(self.cameras)
+
+    def fields(self) -> dict:
+        return {
+            "group": self.group,
+            "seq": self.seq,
+            "index": self.index,
+            "t_capture": self.t_capture,
+            "scorer": self.scorer,
+            "cameras": list(self.cameras),
+            "present": list(self.present),
+            "bodyparts": list(self.bodyparts),
+        }
+
+    def arrays(self) -> list[np.ndarray]:
+        return [self.poses, self.indices, self.stamps]
+
+    @classmethod
+    def build(cls, h: dict, arrays: list[np.ndarray]) -> Group2D:
+        cameras = _names(h, "cameras")
+        present = _names(h, "present")
+        bodyparts = _names(h, "bodyparts")
+        if not set(present) <= set(cameras):
+            raise MessageError(f"group2d: present {present} not all in cameras {cameras}")
+        if len(arrays) != 3:
+            raise MessageError(f"group2d needs 3 buffers, got {len(arrays)}")
+        c, k = len(cameras), len(bodyparts)
+        return cls(
+            _str(h, "group"),
+            _int(h, "seq", 0),
+            _int(h, "index", 0),
+            _int(h, "t_capture", 0),
+            _str(h, "scorer", 1024),
+            cameras,
+            present,
+            bodyparts,
+            _array(arrays[0], (c, k, 3), "<f4", "group2d poses"),
+            _array(arrays[1], (c,), "<i8", "group2d indices"),
+            _array(arrays[2], (c,), "<i8", "group2d stamps"),
+        )
+
+    @property
+    def topic(self) -> str:
+        return f"group2d.{self.group}"
+
+
+@dataclass
 class Poses3D:
     """A 3D pose of one instant: ``xyz`` ``(K, 3)`` float32 and per point ``score``,
     ``error`` (reprojection, px) float32 ``(K,)`` and ``ncams`` int32 ``(K,)``."""
@@ -358,8 +429,10 @@ class Log:
         return f"log.{self.node}"
 
 
-Message = Frame | Poses2D | Poses3D | End | Stats | Log
-KINDS: dict[str, type] = {c.kind: c for c in (Frame, Poses2D, Poses3D, End, Stats, Log)}
+Message = Frame | Poses2D | Group2D | Poses3D | End | Stats | Log
+KINDS: dict[str, type] = {
+    c.kind: c for c in (Frame, Poses2D, Group2D, Poses3D, End, Stats, Log)
+}
 
 
 # ---------------------------------------------------------------- encode / decode

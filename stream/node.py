@@ -3,7 +3,8 @@
 
 A node runs as ``python -m stream.node ROLE SPEC_JSON BUS INTERVAL`` (see
 :func:`command`); its role module
-(:mod:`stream.sources`, :mod:`stream.inference`, :mod:`stream.recorder`) does the
+(:mod:`stream.sources`, :mod:`stream.inference`, :mod:`stream.sync`,
+:mod:`stream.triangulation`, :mod:`stream.recorder`, :mod:`stream.viewer`) does the
 work in a ``run(spec, node)`` function and returns when its input has ended or a
 stop was requested.
 """
@@ -24,7 +25,14 @@ import numpy as np
 import zmq
 
 from stream import messages as m
-from stream.rig import InferenceSpec, RecorderSpec, SourceSpec
+from stream.rig import (
+    InferenceSpec,
+    RecorderSpec,
+    SourceSpec,
+    SyncSpec,
+    TriangulateSpec,
+    ViewerSpec,
+)
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +40,11 @@ ROLES = {
     "source": ("stream.sources", SourceSpec),
     "inference": ("stream.inference", InferenceSpec),
     "recorder": ("stream.recorder", RecorderSpec),
+    "sync": ("stream.sync", SyncSpec),
+    "triangulate": ("stream.triangulation", TriangulateSpec),
+    "viewer": ("stream.viewer_node", ViewerSpec),
 }
+LIVE_SNDHWM = 10000  # published poses are small: a reader may lag this far before losing any
 
 
 class StatsMeter:
@@ -145,6 +157,30 @@ class Node:
         for key, value in options.items():
             sock.setsockopt(getattr(zmq, key), value)
         self._sockets.append(sock)
+        return sock
+
+    def output(self, mode: str, endpoint: str) -> zmq.Socket:
+        """The bound output of a node past the sources: live, a PUB socket that any number
+        of readers subscribe to and that never blocks (a reader further behind than
+        LIVE_SNDHWM loses messages); batch, a PUSH socket to one reader, with backpressure
+        (use :meth:`send`)."""
+        if mode == "live":
+            sock = self.socket(zmq.PUB, SNDHWM=LIVE_SNDHWM, LINGER=30000)
+        else:
+            sock = self.socket(zmq.PUSH, SNDHWM=1000, LINGER=30000, SNDTIMEO=200)
+        sock.bind(endpoint)
+        return sock
+
+    def input(self, mode: str, endpoints: list[str], hwm: int = 1000) -> zmq.Socket:
+        """The input matching :meth:`output`: SUB to everything (live) or PULL (batch),
+        connected to every endpoint."""
+        if mode == "live":
+            sock = self.socket(zmq.SUB, RCVHWM=hwm, LINGER=0, RECONNECT_IVL=20)
+            sock.setsockopt(zmq.SUBSCRIBE, b"")
+        else:
+            sock = self.socket(zmq.PULL, RCVHWM=hwm, LINGER=0, RECONNECT_IVL=20)
+        for endpoint in endpoints:
+            sock.connect(endpoint)
         return sock
 
     def ready(self) -> None:

@@ -1,5 +1,6 @@
 """The recorder node: 2D poses in, one HDF5 file per camera out, and the DeepLabCut
-analysis table of each camera when its stream ends.
+analysis table of each camera when its stream ends; 3D poses of a triangulation node
+go to their own file and 3D table (:mod:`stream.record3d`).
 
 Recording file ``<folder>/<camera>.rec.h5`` (h5py, SWMR, chunked along frames)::
 
@@ -27,6 +28,7 @@ import numpy as np
 import zmq
 
 from stream import messages as m
+from stream.record3d import Poses3DFile, recording3d_path, to_table3d
 from stream.rig import RecorderSpec
 
 log = logging.getLogger(__name__)
@@ -135,21 +137,26 @@ class Recorder:
     def __init__(self, spec: RecorderSpec, node):
         self.spec = spec
         self.node = node
-        self.files: dict[str, CameraFile] = {}
+        self.files: dict[str, CameraFile | Poses3DFile] = {}
         self.done: set[str] = set()
         self._last_flush = time.monotonic()
 
-    def pose(self, msg: m.Poses2D) -> None:
+    def pose(self, msg: m.Poses2D | m.Poses3D) -> None:
         t = m.now_ns()
-        f = self.files.get(msg.camera)
+        stream = msg.camera if isinstance(msg, m.Poses2D) else msg.group
+        f = self.files.get(stream)
         if f is None:
-            if msg.camera not in self.spec.cameras or msg.camera in self.done:
-                log.warning("%s: poses of unexpected camera %r dropped", self.spec.name, msg.camera)
+            if stream not in self.spec.cameras or stream in self.done:
+                log.warning("%s: poses of unexpected stream %r dropped", self.spec.name, stream)
                 return
-            path = recording_path(self.spec.folder, msg.camera)
-            f = self.files[msg.camera] = CameraFile(path, msg.camera, msg.scorer, msg.bodyparts)
+            if isinstance(msg, m.Poses2D):
+                path = recording_path(self.spec.folder, stream)
+                f = CameraFile(path, stream, msg.scorer, msg.bodyparts)
+            else:
+                f = Poses3DFile(recording3d_path(self.spec.folder, stream), stream, msg.bodyparts)
+            self.files[stream] = f
         f.add(msg, t)
-        self.node.stats.frame(msg.camera, msg.t_capture, t)
+        self.node.stats.frame(stream, msg.t_capture, t)
 
     def maybe_flush(self) -> None:
         if time.monotonic() - self._last_flush >= self.spec.flush_s:
@@ -167,7 +174,9 @@ class Recorder:
             return
         f.close()
         table = ""
-        if self.spec.tables and camera in self.spec.table_paths:
+        if self.spec.tables and isinstance(f, Poses3DFile):
+            table = str(to_table3d(f.path, self.spec.folder, self.spec.csv))
+        elif self.spec.tables and camera in self.spec.table_paths:
             video, folder = self.spec.table_paths[camera]
             # sources number frames from 0 with seq == index, so the last seq is the last index
             table = str(to_table(f.path, video, folder, self.spec.csv, last_seq))
@@ -179,9 +188,7 @@ class Recorder:
 
 
 def run(spec: RecorderSpec, node) -> None:
-    inp = node.socket(zmq.PULL, RCVHWM=1000, LINGER=0)
-    for endpoint in spec.input_endpoints:
-        inp.connect(endpoint)
+    inp = node.input(spec.mode, spec.input_endpoints)
     rec = Recorder(spec, node)
     node.ready()
     stop_at = None
@@ -198,7 +205,7 @@ def run(spec: RecorderSpec, node) -> None:
                         msg = m.receive(inp, node.bad, zmq.NOBLOCK)
                     except zmq.Again:
                         break
-                    if isinstance(msg, m.Poses2D):
+                    if isinstance(msg, (m.Poses2D, m.Poses3D)):
                         rec.pose(msg)
                     elif isinstance(msg, m.End):
                         rec.end(msg.camera, msg.last_seq)

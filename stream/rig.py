@@ -20,6 +20,15 @@ Example (see ``examples/rig_two_cameras.toml``)::
     inputs = ["pose"]
     folder = "recording"
 
+Multi-camera 3D adds ``[[sync]]`` (poses of one instant from several cameras) and
+``[[triangulate]]`` (synced groups + calibration -> 3D poses); a recorder may record
+those too (see ``examples/rig_3d.toml``). ``[[viewer]]`` shows frames and poses live.
+
+Links: in batch mode every output feeds exactly one consumer (PUSH/PULL: lossless,
+with backpressure); in live mode outputs past the sources are published (PUB/SUB) so
+recorders, sync nodes and viewers can all read the same poses, and a slow reader
+drops messages instead of holding up the pipeline.
+
 Relative paths are taken from the rig file's folder. Every error names the file and
 the field.
 """
@@ -34,6 +43,7 @@ from train.errors import ConfigError
 
 SOURCE_KINDS = ("video", "images", "camera", "synthetic", "playlist")
 MODES = ("live", "batch")
+SYNC_BY = ("index", "timestamp")
 
 
 @dataclass
@@ -50,6 +60,7 @@ class SourceSpec:
     endpoint: str = ""
     mode: str = "batch"
     playlist: list[list[str]] = field(default_factory=list)  # [[camera, video], ...]
+    preview_endpoint: str = ""  # live: frames also published here for viewers
 
     @property
     def cameras(self) -> list[str]:
@@ -81,9 +92,51 @@ class RecorderSpec:
     tables: bool = True  # write DeepLabCut analysis tables on close
     flush_s: float = 0.5
     input_endpoints: list[str] = field(default_factory=list)
-    cameras: list[str] = field(default_factory=list)
+    cameras: list[str] = field(default_factory=list)  # 2D camera and 3D stream names
     # camera -> [video (or camera name), folder]: its table is analysis_path(video, scorer, folder)
     table_paths: dict[str, list[str]] = field(default_factory=dict)
+    mode: str = "batch"
+
+
+@dataclass
+class SyncSpec:
+    name: str
+    inputs: list[str]  # inference nodes
+    by: str = "index"  # "index": hardware frame index; "timestamp": capture stamps
+    tolerance_ms: float = 5.0  # timestamp: stamps of one instant differ by at most this
+    max_wait_ms: float = 100.0  # live: a group waits at most this long for late cameras
+    max_pending: int = 64  # groups held at most (the oldest goes out, partial, beyond)
+    endpoint: str = ""
+    mode: str = "batch"
+    input_endpoints: list[str] = field(default_factory=list)
+    cameras: list[str] = field(default_factory=list)
+
+
+@dataclass
+class TriangulateSpec:
+    name: str
+    inputs: list[str]  # one sync node
+    calibration: str  # calibration TOML (anipose layout)
+    pcutoff: float = 0.6  # views with a lower likelihood are left out
+    robust: bool = False  # leave out views that disagree with the best pair of views
+    threshold_px: float = 10.0  # robust: reprojection error that makes a view an outlier
+    calib_cameras: list[str] = field(default_factory=list)  # calibration names, in camera order
+    endpoint: str = ""
+    mode: str = "batch"
+    input_endpoints: list[str] = field(default_factory=list)
+    cameras: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ViewerSpec:
+    name: str
+    inputs: list[str]  # inference nodes
+    skeleton: list[list[str]] = field(default_factory=list)  # default: the model's
+    pcutoff: float = 0.1  # skeleton edges only between points at least this likely
+    refresh_hz: float = 30.0
+    input_endpoints: list[str] = field(default_factory=list)  # poses, then frame previews
+    cameras: list[str] = field(default_factory=list)
+    models: list[str] = field(default_factory=list)  # for the default skeleton
 
 
 @dataclass
@@ -96,11 +149,17 @@ class Rig:
     host: str = "127.0.0.1"
     bus: str = ""
     stats_interval: float = 1.0
+    syncs: list[SyncSpec] = field(default_factory=list)
+    triangulates: list[TriangulateSpec] = field(default_factory=list)
+    viewers: list[ViewerSpec] = field(default_factory=list)
 
     def nodes(self) -> list[tuple[str, object]]:
         """``[(role, spec)]`` in start order (consumers first, so nothing waits on them)."""
         return (
             [("recorder", r) for r in self.recorders]
+            + [("viewer", v) for v in self.viewers]
+            + [("triangulate", t) for t in self.triangulates]
+            + [("sync", s) for s in self.syncs]
             + [("inference", i) for i in self.inference]
             + [("source", s) for s in self.sources]
         )
@@ -166,7 +225,8 @@ def load_rig(path: str | Path) -> Rig:
         doc = tomllib.loads(path.read_text())
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from exc
-    top = {"mode", "host", "stats_interval", "source", "inference", "recorder"}
+    top = {"mode", "host", "stats_interval", "source", "inference", "recorder", "sync",
+           "triangulate", "viewer"}
     unknown = sorted(set(doc) - top)
     if unknown:
         raise ConfigError(f"{path}: unknown field(s) {unknown}; known: {sorted(top)}")
@@ -187,7 +247,7 @@ def load_rig(path: str | Path) -> Rig:
         return value
 
     sources = [
-        _build(SourceSpec, t, f"{path}: source[{i}]", ("mode", "playlist"))
+        _build(SourceSpec, t, f"{path}: source[{i}]", ("mode", "playlist", "preview_endpoint"))
         for i, t in enumerate(tables("source"))
     ]
     infer = [
@@ -196,11 +256,35 @@ def load_rig(path: str | Path) -> Rig:
     ]
     recs = [
         _build(
-            RecorderSpec, t, f"{path}: recorder[{i}]", ("input_endpoints", "cameras", "table_paths")
+            RecorderSpec,
+            t,
+            f"{path}: recorder[{i}]",
+            ("input_endpoints", "cameras", "table_paths", "mode"),
         )
         for i, t in enumerate(tables("recorder"))
     ]
-    rig = Rig(path, mode, sources, infer, recs, host, stats_interval=float(interval))
+    derived = ("endpoint", "mode", "input_endpoints", "cameras")
+    rig = Rig(
+        path,
+        mode,
+        sources,
+        infer,
+        recs,
+        host,
+        stats_interval=float(interval),
+        syncs=[
+            _build(SyncSpec, t, f"{path}: sync[{i}]", derived[1:])
+            for i, t in enumerate(tables("sync"))
+        ],
+        triangulates=[
+            _build(TriangulateSpec, t, f"{path}: triangulate[{i}]", derived[1:])
+            for i, t in enumerate(tables("triangulate"))
+        ],
+        viewers=[
+            _build(ViewerSpec, t, f"{path}: viewer[{i}]", ("input_endpoints", "cameras", "models"))
+            for i, t in enumerate(tables("viewer"))
+        ],
+    )
     _resolve(rig, base)
     return rig
 
@@ -210,15 +294,42 @@ def _resolve(rig: Rig, base: Path) -> None:
     where = str(rig.path)
     if not rig.sources or not rig.inference:
         raise ConfigError(f"{where}: a rig needs at least one [[source]] and one [[inference]]")
-    names = (
-        [s.name for s in rig.sources]
-        + [i.name for i in rig.inference]
-        + [r.name for r in rig.recorders]
-    )
+    names = [spec.name for _, spec in rig.nodes()]
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
         raise ConfigError(f"{where}: node names must be unique, repeated: {dup}")
+    _resolve_sources(rig, base)
     by_name = {s.name: s for s in rig.sources}
+    for i, inf in enumerate(rig.inference):
+        w = f"{where}: inference[{i}] ({inf.name})"
+        _inputs(w, inf.inputs, by_name, "sources")
+        model = (base / inf.model).resolve()
+        if not model.exists():
+            raise ConfigError(f"{w}: field 'model': no such file {model}")
+        inf.model = str(model)
+        _positive(w, "batch_size", inf.batch_size)
+        _positive(w, "max_wait_ms", inf.max_wait_ms, zero_ok=True)
+        inf.mode = rig.mode
+        inf.endpoint = inf.endpoint or free_endpoint(rig.host)
+        inf.input_endpoints = [by_name[n].endpoint for n in inf.inputs]
+        inf.cameras = [c for n in inf.inputs for c in by_name[n].cameras]
+    _resolve_3d(rig, base)
+    _resolve_recorders(rig, base)
+    _resolve_viewers(rig)
+    _check_links(rig)
+    rig.bus = rig.bus or free_endpoint("127.0.0.1")
+
+
+def _inputs(where: str, inputs: list[str], allowed: dict, what: str) -> None:
+    bad = [n for n in inputs if n not in allowed]
+    if bad or not inputs:
+        raise ConfigError(
+            f"{where}: field 'inputs' must name {what} {sorted(allowed)}, got {inputs}"
+        )
+
+
+def _resolve_sources(rig: Rig, base: Path) -> None:
+    where = str(rig.path)
     for i, s in enumerate(rig.sources):
         w = f"{where}: source[{i}] ({s.name})"
         if s.kind not in SOURCE_KINDS[:-1]:
@@ -239,58 +350,158 @@ def _resolve(rig: Rig, base: Path) -> None:
     cameras = [c for s in rig.sources for c in s.cameras]
     if len(set(cameras)) != len(cameras):
         raise ConfigError(f"{where}: camera names must be unique, got {cameras}")
+
+
+def _resolve_3d(rig: Rig, base: Path) -> None:
+    """Sync nodes read inference nodes; triangulation nodes read one sync node each and
+    need a calibration that knows every camera of it."""
+    from calib.errors import CalibrationError
+    from calib.rig_file import load_rig as load_calibration
+
+    where = str(rig.path)
     infer_by_name = {i.name: i for i in rig.inference}
-    for i, inf in enumerate(rig.inference):
-        w = f"{where}: inference[{i}] ({inf.name})"
-        bad = [n for n in inf.inputs if n not in by_name]
-        if bad or not inf.inputs:
+    for i, sync in enumerate(rig.syncs):
+        w = f"{where}: sync[{i}] ({sync.name})"
+        _inputs(w, sync.inputs, infer_by_name, "inference nodes")
+        if sync.by not in SYNC_BY:
+            raise ConfigError(f"{w}: field 'by' must be one of {SYNC_BY}, got {sync.by!r}")
+        _positive(w, "tolerance_ms", sync.tolerance_ms, zero_ok=True)
+        _positive(w, "max_wait_ms", sync.max_wait_ms)
+        _positive(w, "max_pending", sync.max_pending)
+        sync.mode = rig.mode
+        sync.endpoint = sync.endpoint or free_endpoint(rig.host)
+        sync.input_endpoints = [infer_by_name[n].endpoint for n in sync.inputs]
+        sync.cameras = [c for n in sync.inputs for c in infer_by_name[n].cameras]
+        if len(sync.cameras) < 2:
             raise ConfigError(
-                f"{w}: field 'inputs' must name sources {sorted(by_name)}, got {inf.inputs}"
+                f"{w}: field 'inputs' must bring at least 2 cameras, got {sync.cameras}"
             )
-        model = (base / inf.model).resolve()
-        if not model.exists():
-            raise ConfigError(f"{w}: field 'model': no such file {model}")
-        inf.model = str(model)
-        _positive(w, "batch_size", inf.batch_size)
-        _positive(w, "max_wait_ms", inf.max_wait_ms, zero_ok=True)
-        inf.mode = rig.mode
-        inf.endpoint = inf.endpoint or free_endpoint(rig.host)
-        inf.input_endpoints = [by_name[n].endpoint for n in inf.inputs]
-        inf.cameras = [c for n in inf.inputs for c in by_name[n].cameras]
+    sync_by_name = {s.name: s for s in rig.syncs}
+    for i, tri in enumerate(rig.triangulates):
+        w = f"{where}: triangulate[{i}] ({tri.name})"
+        _inputs(w, tri.inputs, sync_by_name, "sync nodes")
+        if len(tri.inputs) != 1:
+            raise ConfigError(f"{w}: field 'inputs' must name exactly one sync node")
+        sync = sync_by_name[tri.inputs[0]]
+        if not 0 <= tri.pcutoff <= 1:
+            raise ConfigError(f"{w}: field 'pcutoff' must be in [0, 1], got {tri.pcutoff}")
+        _positive(w, "threshold_px", tri.threshold_px)
+        tri.calibration = str((base / tri.calibration).resolve())
+        try:
+            calibration = load_calibration(tri.calibration)
+        except CalibrationError as exc:
+            raise ConfigError(f"{w}: field 'calibration': {exc}") from exc
+        names = tri.calib_cameras or sync.cameras
+        if len(names) != len(sync.cameras):
+            raise ConfigError(
+                f"{w}: field 'calib_cameras' must name one calibrated camera per camera of "
+                f"{sync.name} {sync.cameras}, got {names}"
+            )
+        absent = [n for n in names if n not in calibration.names]
+        if absent:
+            field_name = "calib_cameras" if tri.calib_cameras else "calibration"
+            raise ConfigError(
+                f"{w}: field {field_name!r}: camera(s) {absent} not in {tri.calibration} "
+                f"(it has {calibration.names}); map them with 'calib_cameras'"
+            )
+        tri.calib_cameras = list(names)
+        tri.mode = rig.mode
+        tri.endpoint = tri.endpoint or free_endpoint(rig.host)
+        tri.input_endpoints = [sync.endpoint]
+        tri.cameras = list(sync.cameras)
+
+
+def _resolve_recorders(rig: Rig, base: Path) -> None:
+    where = str(rig.path)
+    producers = {i.name: i for i in rig.inference} | {t.name: t for t in rig.triangulates}
     for i, rec in enumerate(rig.recorders):
         w = f"{where}: recorder[{i}] ({rec.name})"
-        bad = [n for n in rec.inputs if n not in infer_by_name]
-        if bad or not rec.inputs:
-            raise ConfigError(
-                f"{w}: field 'inputs' must name inference nodes {sorted(infer_by_name)}, "
-                f"got {rec.inputs}"
-            )
+        _inputs(w, rec.inputs, producers, "inference or triangulate nodes")
         _positive(w, "flush_s", rec.flush_s)
+        rec.mode = rig.mode
         rec.folder = str((base / rec.folder).resolve())
-        rec.input_endpoints = [infer_by_name[n].endpoint for n in rec.inputs]
-        rec.cameras = [c for n in rec.inputs for c in infer_by_name[n].cameras]
+        rec.input_endpoints = [producers[n].endpoint for n in rec.inputs]
+        rec.cameras = []
+        for n in rec.inputs:
+            if isinstance(producers[n], TriangulateSpec):
+                rec.cameras.append(n)  # a 3D stream is named after its triangulation node
+            else:
+                rec.cameras += producers[n].cameras
         for s in rig.sources:
             if s.camera in rec.cameras:
                 video = s.path if s.kind == "video" else s.camera
                 rec.table_paths[s.camera] = [video, rec.folder]
-    _one_consumer_each(rig)
-    rig.bus = rig.bus or free_endpoint("127.0.0.1")
 
 
-def _one_consumer_each(rig: Rig) -> None:
-    """Every output feeds exactly one node: a PUSH socket deals messages out in turn, so
-    two consumers would each get half a stream, and none would stall the producer."""
+def _resolve_viewers(rig: Rig) -> None:
+    where = str(rig.path)
+    infer_by_name = {i.name: i for i in rig.inference}
+    by_name = {s.name: s for s in rig.sources}
+    for i, view in enumerate(rig.viewers):
+        w = f"{where}: viewer[{i}] ({view.name})"
+        if rig.mode != "live":
+            raise ConfigError(f"{w}: a viewer needs mode = \"live\" (batch links are lossless)")
+        _inputs(w, view.inputs, infer_by_name, "inference nodes")
+        _positive(w, "refresh_hz", view.refresh_hz)
+        if not 0 <= view.pcutoff <= 1:
+            raise ConfigError(f"{w}: field 'pcutoff' must be in [0, 1], got {view.pcutoff}")
+        view.input_endpoints = [infer_by_name[n].endpoint for n in view.inputs]
+        view.cameras = [c for n in view.inputs for c in infer_by_name[n].cameras]
+        view.models = [infer_by_name[n].model for n in view.inputs]
+        for n in view.inputs:
+            for src in infer_by_name[n].inputs:
+                s = by_name[src]
+                s.preview_endpoint = s.preview_endpoint or free_endpoint(rig.host)
+                view.input_endpoints.append(s.preview_endpoint)
+
+
+def _check_links(rig: Rig) -> None:
+    """Sources feed exactly one inference node (a PUSH socket deals messages out in turn,
+    so two consumers would each get half a stream). Past the sources, batch links are
+    PUSH/PULL too, so again exactly one consumer; live links are PUB/SUB, so any number
+    of consumers, but at least one (an output nobody reads is a mistake in the file)."""
+    batch = rig.mode == "batch"
     links = [
-        ("source", s.name, [i.name for i in rig.inference if s.name in i.inputs], "inference")
+        ("source", s.name, [i.name for i in rig.inference if s.name in i.inputs], "inference", True)
         for s in rig.sources
     ]
+    pose_readers = rig.recorders + rig.syncs + rig.viewers
     links += [
-        ("inference", i.name, [r.name for r in rig.recorders if i.name in r.inputs], "recorder")
+        ("inference", i.name, [r.name for r in pose_readers if i.name in r.inputs],
+         "recorder or sync", batch)
         for i in rig.inference
     ]
-    for role, name, consumers, what in links:
-        if len(consumers) != 1:
+    links += [
+        ("sync", s.name, [t.name for t in rig.triangulates if s.name in t.inputs], "triangulate",
+         batch)
+        for s in rig.syncs
+    ]
+    links += [
+        ("triangulate", t.name, [r.name for r in rig.recorders if t.name in r.inputs],
+         "recorder", batch)
+        for t in rig.triangulates
+    ]
+    for role, name, consumers, what, exactly_one in links:
+        if exactly_one and len(consumers) != 1:
+            why = " (batch mode: lossless PUSH/PULL links)" if role != "source" else ""
             raise ConfigError(
-                f"{rig.path}: {role} {name!r} must be in the 'inputs' of exactly one {what}, "
-                f"found {consumers or 'none'}"
+                f"{rig.path}: {role} {name!r} must be in the 'inputs' of exactly one {what}"
+                f"{why}, found {consumers or 'none'}"
             )
+        if not consumers:
+            raise ConfigError(
+                f"{rig.path}: {role} {name!r} must be in the 'inputs' of at least one {what}"
+            )
+
+
+def add_viewer(rig: Rig, name: str = "view", pcutoff: float = 0.1) -> ViewerSpec:
+    """A viewer of every inference node of a loaded `rig` (live mode only), with the
+    sources' frame previews turned on; the caller runs it (e.g. in its own window)."""
+    spec = ViewerSpec(name, [i.name for i in rig.inference], pcutoff=pcutoff)
+    rig.viewers.append(spec)
+    try:
+        _resolve_viewers(rig)
+    except ConfigError:
+        rig.viewers.remove(spec)
+        raise
+    return spec

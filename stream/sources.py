@@ -111,8 +111,16 @@ class _Sender:
             # keep the kernel from queueing stale frames behind the high-water mark
             self.sock.setsockopt(zmq.SNDBUF, 1 << 16)
         self.sock.bind(spec.endpoint)
+        # live viewers get the frames on a second, published socket: a slow window
+        # loses frames there and never takes one from inference
+        self.preview = None
+        if self.live and spec.preview_endpoint:
+            self.preview = node.socket(zmq.PUB, SNDHWM=2, LINGER=0)
+            self.preview.bind(spec.preview_endpoint)
 
     def frame(self, msg: m.Frame) -> None:
+        if self.preview is not None:
+            m.send(self.preview, msg, zmq.NOBLOCK)
         if self.live:
             try:
                 m.send(self.sock, msg, zmq.NOBLOCK)

@@ -128,9 +128,25 @@ def _write_csv(df: pd.DataFrame, path: Path) -> None:
         df.to_csv(tmp, float_format="%.4f")
 
 
+def _read_image(path: Path) -> np.ndarray:
+    frame = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if frame is None:
+        raise DataError(f"{path}: missing or not an image OpenCV can read")
+    return frame
+
+
+def _same_size_batches(images: list[np.ndarray], batch_size: int) -> list[list[int]]:
+    """Indices of `images` in batches of at most `batch_size` frames of one shape."""
+    by_shape: dict[tuple[int, ...], list[int]] = {}
+    for i, image in enumerate(images):
+        by_shape.setdefault(image.shape, []).append(i)
+    return [idx[k:k + batch_size] for idx in by_shape.values()
+            for k in range(0, len(idx), batch_size)]
+
+
 def evaluate_network(project: str | Path | Project, shuffle: int = 1, snapshot: str = "best",
                      pck_fraction: float = 0.2, plot: bool = True, device: str = "cpu",
-                     progress: bool = True) -> EvalResult:
+                     progress: bool = True, batch_size: int = 8) -> EvalResult:
     """Train and test errors of shuffle `shuffle`, predicted through the exported model."""
     from tqdm import tqdm
 
@@ -150,14 +166,13 @@ def evaluate_network(project: str | Path | Project, shuffle: int = 1, snapshot: 
     index = {img: i for i, img in enumerate(labels.images)}
     names = split.train + split.test
     preds = np.zeros((len(names), len(c.bodyparts), 3), np.float32)
-    frames = {}
-    for i, name in enumerate(tqdm(names, desc="evaluate", unit="img", disable=not progress)):
-        frame = cv2.imread(str(project.root / name), cv2.IMREAD_COLOR)
-        if frame is None:
-            raise DataError(f"{project.root / name}: missing or not an image OpenCV can read")
-        preds[i] = model(frame)[0]
-        if name in split.test:
-            frames[name] = frame
+    images = [_read_image(project.root / name) for name in names]
+    frames = {name: images[i] for i, name in enumerate(names) if name in split.test}
+    bar = tqdm(total=len(names), desc="evaluate", unit="img", disable=not progress)
+    for batch in _same_size_batches(images, batch_size):
+        preds[batch] = model(np.stack([images[i] for i in batch]))
+        bar.update(len(batch))
+    bar.close()
     gt = labels.xy[[index[n] for n in names]]
     dist = point_errors(gt, preds)
     ref = reference_lengths(gt, c.bodyparts, c.reference_length)

@@ -1,4 +1,4 @@
-"""Run a rig (cameras/videos -> inference -> recorder processes) from its TOML file."""
+"""Run a rig (sources -> inference -> sync/triangulate -> recorders, viewers) from its TOML file."""
 
 import argparse
 

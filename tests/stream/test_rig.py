@@ -55,7 +55,10 @@ inputs = ["cam0"]
         (BASE.replace('name = "pose"', 'name = "cam0"'), "unique"),
         (BASE + "[[recorder]]\nname = 'r'\ninputs = ['cam0']\n", "'inputs'"),
         (BASE + "[[recorder]]\nname = 'r'\n", "missing field"),
-        (BASE + "[[recorder]]\nname = 'r2'\ninputs = ['pose']\n", "exactly one recorder"),
+        (
+            'mode = "batch"\n' + BASE + "[[recorder]]\nname = 'r2'\ninputs = ['pose']\n",
+            "exactly one recorder",
+        ),
         (BASE.replace('inputs = ["pose"]', "inputs = []"), "'inputs'"),
         (BASE + "[[source]]\nname = 'idle'\nkind = 'synthetic'\n", "exactly one inference"),
         ("mode = [", "not valid TOML"),

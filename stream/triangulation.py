@@ -1,0 +1,98 @@
+"""The triangulation node: synced 2D groups in, 3D poses out.
+
+Each :class:`~stream.messages.Group2D` is triangulated with calib's likelihood-weighted
+DLT (optionally its robust variant): views whose likelihood is under ``pcutoff`` and
+cameras absent from a partial group are left out; a point seen by fewer than two usable
+views is NaN. Every point carries its score (mean likelihood of the views used), mean
+reprojection error (px) and number of cameras used.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import numpy as np
+import zmq
+
+from stream import messages as m
+from stream.rig import TriangulateSpec
+
+log = logging.getLogger(__name__)
+
+POLL_MS = 50
+STOP_GRACE_S = 3.0
+
+
+class Lifter:
+    """Turns groups into :class:`~stream.messages.Poses3D` with a fixed calibration."""
+
+    def __init__(self, spec: TriangulateSpec):
+        from calib.rig_file import load_rig
+        from calib.triangulate import Triangulator
+
+        calibration = load_rig(spec.calibration)
+        self.spec = spec
+        self.cameras = tuple(spec.cameras)
+        cams = [calibration.camera(name) for name in spec.calib_cameras]
+        self.triangulator = Triangulator(cams)
+
+    def __call__(self, group: m.Group2D) -> m.Poses3D | None:
+        """The 3D pose of `group`, None (logged) for a group of other cameras."""
+        if group.cameras != self.cameras:
+            log.warning("%s: group %s of cameras %s dropped, expected %s", self.spec.name,
+                        group.group, group.cameras, self.cameras)
+            return None
+        result = self.triangulator.triangulate(
+            group.poses[..., :2],
+            np.nan_to_num(group.poses[..., 2], nan=0.0),
+            pcutoff=self.spec.pcutoff,
+            robust=self.spec.robust,
+            threshold=self.spec.threshold_px,
+        )
+        return m.Poses3D(
+            self.spec.name,
+            group.seq,
+            group.index,
+            group.t_capture,
+            group.bodyparts,
+            result.xyz.astype(np.float32),
+            result.score.astype(np.float32),
+            result.error.astype(np.float32),
+            result.n_cameras.astype(np.int32),
+        )
+
+
+def run(spec: TriangulateSpec, node) -> None:
+    inp = node.input(spec.mode, spec.input_endpoints)
+    out = node.output(spec.mode, spec.endpoint)
+    lifter = Lifter(spec)
+    node.ready()
+    stop_at = None
+    last_seq = -1
+    ended = False
+    while not ended:
+        if node.stop_requested and stop_at is None:
+            stop_at = time.monotonic() + STOP_GRACE_S
+        if stop_at is not None and time.monotonic() > stop_at:
+            log.warning("%s: stopped before its input ended", spec.name)
+            break
+        if inp.poll(POLL_MS):
+            for _ in range(1000):
+                try:
+                    msg = m.receive(inp, node.bad, zmq.NOBLOCK)
+                except zmq.Again:
+                    break
+                if isinstance(msg, m.Group2D):
+                    pose = lifter(msg)
+                    if pose is None:
+                        continue
+                    node.send(out, pose)
+                    node.stats.frame(spec.name, msg.t_capture)
+                    last_seq = pose.seq
+                elif isinstance(msg, m.End):
+                    ended = True
+                    last_seq = msg.last_seq
+                    break
+        node.stats.tick()
+    node.send(out, m.End(spec.name, last_seq))

@@ -1,0 +1,102 @@
+"""``poseloop view``: the live viewer on a rig it runs, or on endpoints of a running graph.
+
+- ``view(["rig.toml"])`` loads the rig (live mode), turns on the sources' frame
+  previews, runs the graph in the background (as ``poseloop run`` does) and shows it;
+  closing the window or Ctrl-C stops every node cleanly.
+- ``view(["tcp://127.0.0.1:5555", ...])`` subscribes to those endpoints (poses of an
+  inference node, frames of a source's preview) and only watches.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from pathlib import Path
+
+from train.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+TICK_S = 0.01
+
+
+def view(targets: list[str], pcutoff: float = 0.1, model: str | None = None,
+         close_when_done: bool = False) -> int:
+    """Show `targets` (one rig file, or endpoints) until the window is closed (or, with
+    `close_when_done`, until the rig's input has ended). Returns how many refreshes drew."""
+    from stream.viewer import LiveView, Receiver, ViewState, app
+    from stream.viewer_node import skeleton_of
+
+    if not targets:
+        raise ConfigError("view: give a rig file or at least one tcp:// endpoint")
+    is_rig = len(targets) == 1 and Path(targets[0]).suffix == ".toml"
+    bad = [t for t in targets if "://" not in t] if not is_rig else []
+    if bad:
+        raise ConfigError(f"view: {bad} are neither a rig file (.toml) nor endpoints (tcp://...)")
+    runner = None
+    if is_rig:
+        endpoints, skeleton, runner = _start_rig(targets[0], pcutoff)
+    else:
+        endpoints, skeleton = targets, skeleton_of([model]) if model else []
+    qt = app()
+    state = ViewState()
+    receiver = Receiver(endpoints, state)
+    receiver.start()
+    window = LiveView(state, skeleton, pcutoff, title=f"poseloop view {' '.join(targets)}")
+    window.resize(1000, 420)
+    window.show()
+    previous = signal.signal(signal.SIGINT, lambda *_: window.close())
+    try:
+        while window.isVisible():
+            qt.processEvents()
+            time.sleep(TICK_S)
+            if runner is not None and not runner.is_alive() and close_when_done:
+                break
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        window.close()
+        receiver.close()
+        if runner is not None:
+            runner.finish()
+    return window.drawn
+
+
+class _RigRunner(threading.Thread):
+    """Runs a supervisor in the background; :meth:`finish` stops its nodes (SIGTERM, their
+    stop request) and re-raises a node's failure here."""
+
+    def __init__(self, supervisor):
+        super().__init__(daemon=True)
+        self.supervisor = supervisor
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self.supervisor.run()
+        except BaseException as exc:  # handed to the main thread by finish()
+            self.error = exc
+
+    def finish(self) -> None:
+        for p in list(self.supervisor.procs.values()):
+            if p.poll() is None:
+                p.terminate()
+        self.join()
+        if self.error is not None:
+            raise self.error
+
+
+def _start_rig(path: str, pcutoff: float):
+    from stream.rig import add_viewer, load_rig
+    from stream.supervisor import Supervisor
+    from stream.viewer_node import skeleton_of
+
+    rig = load_rig(path)
+    spec = add_viewer(rig, pcutoff=pcutoff)
+    nodes = [(role, s) for role, s in rig.nodes() if s is not spec]
+    for rec in rig.recorders:
+        Path(rec.folder).mkdir(parents=True, exist_ok=True)
+    runner = _RigRunner(Supervisor(nodes, rig.bus, rig.stats_interval, print_stats=False))
+    runner.start()
+    return spec.input_endpoints, skeleton_of(spec.models), runner
