@@ -59,6 +59,14 @@ class VideoReader:
         self._next += 1
         return frame
 
+    def skip(self) -> bool:
+        """Step over the next frame without converting it to an image (several times
+        cheaper than :meth:`read`); False at the end of the video."""
+        if not self._cap.grab():
+            return False
+        self._next += 1
+        return True
+
     def __iter__(self) -> Iterator[np.ndarray]:
         """All frames from the current position. Ends at the last frame that decodes;
         a video that ends before its header's frame count is corrected in ``n_frames``."""

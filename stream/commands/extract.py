@@ -1,0 +1,20 @@
+"""Extract frames to label from the project's videos (uniform or k-means), as DeepLabCut does."""
+
+import argparse
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("project", help="project folder or its config.yaml")
+    parser.add_argument("--algo", choices=("uniform", "kmeans"), default="kmeans",
+                        help="spread uniformly over start..stop, or k-means on small "
+                             "grayscale frames for diversity (default)")
+    parser.add_argument("--videos", nargs="+", metavar="VIDEO",
+                        help="only these videos (paths or stems listed in video_sets)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+
+
+def main(args: argparse.Namespace) -> None:
+    from train.extract import extract_frames
+
+    for stem, paths in extract_frames(args.project, args.algo, args.videos, args.seed).items():
+        print(f"{stem}: {len(paths)} new frames")

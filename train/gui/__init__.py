@@ -1,0 +1,1 @@
+"""Qt windows of the offline workflow (imported only by ``poseloop label`` / ``refine``)."""
