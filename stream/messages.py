@@ -17,6 +17,7 @@ counts and logs such a message and drops it, so a bad peer never crashes a node.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from dataclasses import dataclass, field
@@ -318,8 +319,23 @@ class Poses3D:
         return f"pose3d.{self.group}"
 
 
+class _HeaderOnly:
+    """A message whose dataclass fields are its whole header: no array buffers."""
+
+    def fields(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+    def arrays(self) -> list[np.ndarray]:
+        return []
+
+
+def _no_buffers(kind: str, arrays: list[np.ndarray]) -> None:
+    if arrays:
+        raise MessageError(f"{kind} carries no buffers, got {len(arrays)}")
+
+
 @dataclass
-class End:
+class End(_HeaderOnly):
     """End of one camera's stream: ``last_seq`` is the last sequence number its source
     produced (-1: none), so a receiver can count every frame it never saw."""
 
@@ -329,21 +345,9 @@ class End:
     frames: int = 0  # rows written, when a recorder announces a finished file
     path: str = ""  # the file it wrote, if any
 
-    def fields(self) -> dict:
-        return {
-            "camera": self.camera,
-            "last_seq": self.last_seq,
-            "frames": self.frames,
-            "path": self.path,
-        }
-
-    def arrays(self) -> list[np.ndarray]:
-        return []
-
     @classmethod
     def build(cls, h: dict, arrays: list[np.ndarray]) -> End:
-        if arrays:
-            raise MessageError(f"end carries no buffers, got {len(arrays)}")
+        _no_buffers(cls.kind, arrays)
         return cls(
             _str(h, "camera"), _int(h, "last_seq", -1), _int(h, "frames", 0), _str(h, "path", 4096)
         )
@@ -354,7 +358,7 @@ class End:
 
 
 @dataclass
-class Stats:
+class Stats(_HeaderOnly):
     """One node's last second: frames/s, latency (capture stamp to now) p50/p99 in ms,
     frames dropped or skipped, items waiting inside the node, and per-camera totals."""
 
@@ -368,25 +372,9 @@ class Stats:
     queue: int
     totals: dict[str, int] = field(default_factory=dict)
 
-    def fields(self) -> dict:
-        return {
-            "node": self.node,
-            "t": self.t,
-            "fps": self.fps,
-            "p50_ms": self.p50_ms,
-            "p99_ms": self.p99_ms,
-            "drops": self.drops,
-            "queue": self.queue,
-            "totals": self.totals,
-        }
-
-    def arrays(self) -> list[np.ndarray]:
-        return []
-
     @classmethod
     def build(cls, h: dict, arrays: list[np.ndarray]) -> Stats:
-        if arrays:
-            raise MessageError(f"stats carries no buffers, got {len(arrays)}")
+        _no_buffers(cls.kind, arrays)
         return cls(
             _str(h, "node"),
             _int(h, "t"),
@@ -404,7 +392,7 @@ class Stats:
 
 
 @dataclass
-class Log:
+class Log(_HeaderOnly):
     """A log record of a node, so that one console shows every process."""
 
     kind: ClassVar[str] = "log"
@@ -412,16 +400,9 @@ class Log:
     level: int
     text: str
 
-    def fields(self) -> dict:
-        return {"node": self.node, "level": self.level, "text": self.text}
-
-    def arrays(self) -> list[np.ndarray]:
-        return []
-
     @classmethod
     def build(cls, h: dict, arrays: list[np.ndarray]) -> Log:
-        if arrays:
-            raise MessageError(f"log carries no buffers, got {len(arrays)}")
+        _no_buffers(cls.kind, arrays)
         return cls(_str(h, "node"), _int(h, "level", 0, 100), _str(h, "text", 16384))
 
     @property
