@@ -28,10 +28,9 @@ import h5py
 import numpy as np
 
 from stream import messages as m
-from stream.h5append import append_columns
+from stream.h5rows import RowFile
 
 SCHEMA = 1
-CHUNK = 256
 PER_POINT = {"score": np.float32, "error": np.float32, "ncams": np.int32}
 PER_ROW = ("index", "seq", "t_capture", "t_record")
 
@@ -44,43 +43,18 @@ def table3d_path(folder: str | Path, stream: str) -> Path:
     return Path(folder) / f"{stream}_3d.h5"
 
 
-class Poses3DFile:
-    """One 3D stream's recording: rows buffered in memory, appended on :meth:`flush`."""
+class Poses3DFile(RowFile):
+    """One 3D stream's recording (the recorder keys its files by stream name)."""
+
+    per_point = {"xyz": ((3,), np.float32),
+                 **{name: ((), dtype) for name, dtype in PER_POINT.items()}}
+    per_row = PER_ROW
 
     def __init__(self, path: Path, stream: str, bodyparts: tuple[str, ...]):
-        self.path = path
-        self.camera = stream  # the recorder keys its files by stream name
-        self.bodyparts = bodyparts
-        self.rows = 0
-        self._buf: list[tuple[m.Poses3D, int]] = []
-        path.parent.mkdir(parents=True, exist_ok=True)
-        k = len(bodyparts)
-        self.h5 = h5py.File(path, "w", libver="latest")
-        self.h5.attrs.update(stream=stream, bodyparts=json.dumps(list(bodyparts)), schema=SCHEMA)
-        self.h5.create_dataset(
-            "xyz", (0, k, 3), np.float32, maxshape=(None, k, 3), chunks=(CHUNK, k, 3)
-        )
-        for name, dtype in PER_POINT.items():
-            self.h5.create_dataset(name, (0, k), dtype, maxshape=(None, k), chunks=(CHUNK, k))
-        for name in PER_ROW:
-            self.h5.create_dataset(name, (0,), np.int64, maxshape=(None,), chunks=(CHUNK * 4,))
-        self.h5.swmr_mode = True
+        super().__init__(path, stream, bodyparts, {"stream": stream, "schema": SCHEMA})
 
-    def add(self, msg: m.Poses3D, t_record: int) -> None:
-        if msg.bodyparts != self.bodyparts:
-            raise ValueError(f"{self.camera}: bodyparts changed mid-stream to {msg.bodyparts}")
-        self._buf.append((msg, t_record))
-
-    @property
-    def pending(self) -> int:
-        return len(self._buf)
-
-    def flush(self) -> None:
-        if not self._buf:
-            return
-        n0, n = self.rows, len(self._buf)
-        msgs = [p for p, _ in self._buf]
-        columns = {
+    def columns(self, msgs: list[m.Poses3D], t_record: np.ndarray) -> dict[str, np.ndarray]:
+        return {
             "xyz": np.stack([p.xyz for p in msgs]),
             "score": np.stack([p.score for p in msgs]),
             "error": np.stack([p.error for p in msgs]),
@@ -88,16 +62,8 @@ class Poses3DFile:
             "index": np.array([p.index for p in msgs], np.int64),
             "seq": np.array([p.seq for p in msgs], np.int64),
             "t_capture": np.array([p.t_capture for p in msgs], np.int64),
-            "t_record": np.array([t for _, t in self._buf], np.int64),
+            "t_record": t_record,
         }
-        append_columns(self.h5, n0, columns)
-        self.rows += n
-        self._buf.clear()
-
-    def close(self) -> None:
-        if self.h5.id.valid:
-            self.flush()
-            self.h5.close()
 
 
 def read_recording3d(path: str | Path) -> dict:

@@ -27,14 +27,13 @@ import h5py
 import numpy as np
 
 from stream import messages as m
-from stream.h5append import append_columns
+from stream.h5rows import RowFile
 from stream.record3d import Poses3DFile, recording3d_path, to_table3d
 from stream.rig import RecorderSpec
 
 log = logging.getLogger(__name__)
 
 SCHEMA = 1
-CHUNK = 256
 POLL_MS = 50
 STOP_GRACE_S = 5.0
 TIMES = ("t_capture", "t_infer", "t_record")
@@ -45,58 +44,25 @@ def recording_path(folder: str | Path, camera: str) -> Path:
 
 
 
-class CameraFile:
-    """One camera's recording: rows buffered in memory, appended on :meth:`flush`."""
+class CameraFile(RowFile):
+    """One camera's 2D recording."""
+
+    per_point = {"poses": ((3,), np.float32)}
+    per_row = ("index", *TIMES)
 
     def __init__(self, path: Path, camera: str, scorer: str, bodyparts: tuple[str, ...]):
-        self.path = path
-        self.camera = camera
+        super().__init__(path, camera, bodyparts, {"camera": camera, "scorer": scorer,
+                                                   "schema": SCHEMA})
         self.scorer = scorer
-        self.bodyparts = bodyparts
-        self.rows = 0
-        self._buf: list[tuple[m.Poses2D, int]] = []
-        path.parent.mkdir(parents=True, exist_ok=True)
-        k = len(bodyparts)
-        self.h5 = h5py.File(path, "w", libver="latest")
-        self.h5.attrs.update(
-            camera=camera, scorer=scorer, bodyparts=json.dumps(list(bodyparts)), schema=SCHEMA
-        )
-        self.h5.create_dataset(
-            "poses", (0, k, 3), np.float32, maxshape=(None, k, 3), chunks=(CHUNK, k, 3)
-        )
-        for name in ("index", *TIMES):
-            self.h5.create_dataset(name, (0,), np.int64, maxshape=(None,), chunks=(CHUNK * 4,))
-        self.h5.swmr_mode = True  # from here on readers may open the file while we write
 
-    def add(self, msg: m.Poses2D, t_record: int) -> None:
-        if msg.bodyparts != self.bodyparts:
-            raise ValueError(f"{self.camera}: bodyparts changed mid-stream to {msg.bodyparts}")
-        self._buf.append((msg, t_record))
-
-    @property
-    def pending(self) -> int:
-        """Rows received but not yet written."""
-        return len(self._buf)
-
-    def flush(self) -> None:
-        if not self._buf:
-            return
-        n0, n = self.rows, len(self._buf)
-        columns = {
-            "poses": np.stack([p.poses for p, _ in self._buf]),
-            "index": np.array([p.index for p, _ in self._buf], np.int64),
-            "t_capture": np.array([p.t_capture for p, _ in self._buf], np.int64),
-            "t_infer": np.array([p.t_infer for p, _ in self._buf], np.int64),
-            "t_record": np.array([t for _, t in self._buf], np.int64),
+    def columns(self, msgs: list[m.Poses2D], t_record: np.ndarray) -> dict[str, np.ndarray]:
+        return {
+            "poses": np.stack([p.poses for p in msgs]),
+            "index": np.array([p.index for p in msgs], np.int64),
+            "t_capture": np.array([p.t_capture for p in msgs], np.int64),
+            "t_infer": np.array([p.t_infer for p in msgs], np.int64),
+            "t_record": t_record,
         }
-        append_columns(self.h5, n0, columns)
-        self.rows += n
-        self._buf.clear()
-
-    def close(self) -> None:
-        if self.h5.id.valid:
-            self.flush()
-            self.h5.close()
 
 
 def read_recording(path: str | Path) -> dict:
