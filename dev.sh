@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One entry point for a fresh clone: creates .venv, installs poseloop into it, then
 #   ./dev.sh demo OUTDIR   -> runs `poseloop demo OUTDIR` (synthetic project, train, export, analyze)
-#   ./dev.sh test [ARGS]   -> runs the test suite (pytest ARGS, default: not slow, not gpu)
+#   ./dev.sh test [ARGS]   -> runs the test suite (pytest ARGS; -m "not slow and not gpu" unless ARGS give -m)
 #   ./dev.sh poseloop ...  -> any poseloop command
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -21,7 +21,8 @@ case "$cmd" in
     demo) exec .venv/bin/poseloop demo "${@:-demo-out}" ;;
     test)
         export QT_QPA_PLATFORM=offscreen
-        if [ $# -eq 0 ]; then set -- -m "not slow and not gpu"; fi
+        # the default markers stay unless the arguments choose their own with -m
+        case " $* " in *" -m "*|*" -m"*) ;; *) set -- -m "not slow and not gpu" "$@" ;; esac
         exec .venv/bin/python -m pytest -q "$@" ;;
     poseloop) exec .venv/bin/poseloop "$@" ;;
     *) echo "usage: ./dev.sh demo OUTDIR | test [pytest args] | poseloop ARGS" >&2; exit 2 ;;

@@ -12,12 +12,12 @@ import numpy as np
 
 from calib.boards import Board
 from calib.bundle import BundleResult, bundle_adjust
+from calib.calibration import Calibration, save_calibration
 from calib.camera import rotation_to_rvec
 from calib.detect import CameraDetections, detect_source
 from calib.errors import CalibrationError
 from calib.extrinsics import board_poses, spanning_tree_rig, world_board_poses
 from calib.intrinsics import IntrinsicsResult, calibrate_intrinsics
-from calib.rig_file import Rig, save_rig
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 class CalibrationResult:
     """The calibrated rig and how it was reached."""
 
-    rig: Rig
+    rig: Calibration
     detections: list[CameraDetections]
     intrinsics: list[IntrinsicsResult]
     bundle: BundleResult | None
@@ -53,7 +53,7 @@ def calibrate_rig(dets: list[CameraDetections], board: Board, fisheye: bool = Fa
         bundle = bundle_adjust(cameras, world_board_poses(poses, init), dets, board,
                                fix_k3=fix_k3)
         cameras = bundle.cameras
-    rig = Rig(cameras, _metadata(board, dets, intr, bundle))
+    rig = Calibration(cameras, _metadata(board, dets, intr, bundle))
     return CalibrationResult(rig, dets, intr, bundle)
 
 
@@ -97,7 +97,7 @@ def calibrate_sources(sources: list[str | Path], board: Board, output: str | Pat
         raise CalibrationError(f"{len(names)} camera names for {len(sources)} sources")
     dets = [detect_source(board, s, n, every) for s, n in zip(sources, names, strict=True)]
     result = calibrate_rig(dets, board, fisheye=fisheye, fix_k3=fix_k3)
-    output = save_rig(result.rig, output)
+    output = save_calibration(result.rig, output)
     if report:
         from calib.report import write_report
 

@@ -1,7 +1,28 @@
-"""Calibration errors. calib cannot import train's exceptions (layering), so it has its own,
-subclassing the same built-ins; the command wrappers report them like any poseloop error."""
+"""The project's exceptions, at the bottom of the dependency order so that every package
+raises the same ones. Each subclasses a built-in, and messages name the file, the frame or
+the field that is wrong; the ``poseloop`` command prints any of them as one line."""
 
 
-class CalibrationError(ValueError):
+class PoseloopError(Exception):
+    """Base class of every error poseloop raises on purpose."""
+
+
+class ConfigError(PoseloopError, ValueError):
+    """A config.yaml, rig or calibration file is missing a key or has a wrong value."""
+
+
+class DataError(PoseloopError, ValueError):
+    """A labels or analysis table does not fit what the project expects."""
+
+
+class VideoError(PoseloopError, OSError):
+    """A video file is missing, cannot be decoded, or ends early."""
+
+
+class ModelError(PoseloopError, ValueError):
+    """A model artifact or checkpoint is missing, truncated or incompatible."""
+
+
+class CalibrationError(PoseloopError, ValueError):
     """Bad calibration input (board, detections, calibration file) or a rig that cannot be
     solved; the message names the file, camera, view or field."""

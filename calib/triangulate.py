@@ -268,3 +268,16 @@ def triangulate(cameras: list[Camera], pixels: np.ndarray, likelihood: np.ndarra
                 **kwargs) -> Triangulation:
     """Shortcut for ``Triangulator(cameras).triangulate(pixels, likelihood, **kwargs)``."""
     return Triangulator(cameras).triangulate(pixels, likelihood, **kwargs)
+
+
+def cramer_rao_rmse(cameras, points: np.ndarray, sigma: np.ndarray) -> float:
+    """Cramer-Rao bound of the 3D RMSE for pixel noise `sigma` ``(C, N)`` per coordinate:
+    ``sqrt(mean_n trace(I_n^-1))`` with ``I_n = sum_c J_cn^T J_cn / sigma_cn^2`` and ``J``
+    the projection's Jacobian (lens distortion included, central differences)."""
+    info = np.zeros((len(points), 3, 3))
+    h = 1e-3
+    for cam, s in zip(cameras, sigma, strict=True):
+        jac = np.stack([(cam.project(points + h * e) - cam.project(points - h * e)) / (2 * h)
+                        for e in np.eye(3)], -1)
+        info += np.einsum("nki,nkj->nij", jac, jac) / (s ** 2)[:, None, None]
+    return float(np.sqrt(np.mean(np.trace(np.linalg.inv(info), axis1=1, axis2=2))))

@@ -17,9 +17,9 @@ import cv2
 import numpy as np
 
 from calib.boards import Board
+from calib.calibration import Calibration
 from calib.camera import Camera, UndistortTable, rodrigues, rotation_to_rvec
 from calib.detect import CameraDetections, Detection
-from calib.rig_file import Rig
 
 IMAGE_SIZE = (800, 600)
 ARENA_BOARD = Board("charuco", 9, 6, 60.0, 45.0, "DICT_4X4_50")
@@ -38,7 +38,7 @@ def _look_at(center: np.ndarray, target: np.ndarray) -> np.ndarray:
 
 
 def make_rig(n_cameras: int = 4, seed: int = 0, radius: float = 900.0,
-             height: float = 700.0) -> tuple[Rig, np.ndarray]:
+             height: float = 700.0) -> tuple[Calibration, np.ndarray]:
     """The true rig in camera-0 coordinates and the arena -> camera-0 transform ``(4, 4)``."""
     rng = np.random.default_rng(seed)
     cams_arena = []
@@ -62,7 +62,7 @@ def make_rig(n_cameras: int = 4, seed: int = 0, radius: float = 900.0,
         r_w = rot @ r0.T  # camera from world (= camera 0)
         cameras.append(Camera(name, IMAGE_SIZE, matrix, dist, rotation_to_rvec(r_w),
                               t - r_w @ t0))
-    return Rig(cameras, {"virtual": True}), arena_to_world
+    return Calibration(cameras, {"virtual": True}), arena_to_world
 
 
 FLIP = np.diag([1.0, -1.0, -1.0])  # half a turn about x
@@ -104,7 +104,7 @@ class VirtualViews:
     truth: list[dict[int, np.ndarray]]
 
 
-def observe(rig: Rig, poses: np.ndarray, board: Board = ARENA_BOARD, noise_px: float = 0.3,
+def observe(rig: Calibration, poses: np.ndarray, board: Board = ARENA_BOARD, noise_px: float = 0.3,
             occlusion: float = 0.3, max_angle_deg: float = 70.0, margin: float = 5.0,
             seed: int = 0) -> VirtualViews:
     """What each camera detects of the board in each pose: corners inside the image (by
@@ -227,7 +227,7 @@ class Renderer:
         return out
 
 
-def render_views(rig: Rig, poses: np.ndarray, folder, board: Board = ARENA_BOARD,
+def render_views(rig: Calibration, poses: np.ndarray, folder, board: Board = ARENA_BOARD,
                  blur: float = 0.05, supersample: int = 2, video: bool = True,
                  fps: float = 30.0) -> list:
     """Film the board moving along `poses` with every camera: one mp4 per camera
@@ -257,3 +257,41 @@ def render_views(rig: Rig, poses: np.ndarray, folder, board: Board = ARENA_BOARD
             writer.release()
         paths.append(path)
     return paths
+
+
+WALKING_PARTS = ("snout", "left_ear", "right_ear", "tailbase")
+
+
+def arena_points(a2w: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
+    """`n` random points ``(n, 3)`` in the arena volume, in rig (camera 0) coordinates."""
+    rng = np.random.default_rng(seed)
+    arena = np.stack([rng.uniform(-300, 300, n), rng.uniform(-300, 300, n),
+                      rng.uniform(0, 300, n)], 1)
+    return arena @ a2w[:3, :3].T + a2w[:3, 3]
+
+
+def walking_animal(arena_to_world: np.ndarray, n: int) -> np.ndarray:
+    """``(n, 4, 3)`` world points (snout, left ear, right ear, tail base: :data:`WALKING_PARTS`)
+    of a small animal walking a circle over the arena."""
+    t = np.linspace(0, 2 * np.pi, n)[:, None]
+    center = np.stack([150 * np.cos(t), 150 * np.sin(t), 60 + 0 * t], -1)  # (n, 1, 3)
+    offsets = np.array([[40, 0, 20], [20, 15, 30], [20, -15, 30], [-50, 0, 10]], float)
+    arena = center + offsets[None]
+    return arena @ arena_to_world[:3, :3].T + arena_to_world[:3, 3]
+
+
+def observe_points(calibration: Calibration, world: np.ndarray, noise_px: float = 0.5,
+                   seed: int = 0) -> dict[str, np.ndarray]:
+    """Per camera ``(n, K, 3)`` float32 x, y, likelihood: noisy projections; every 7th
+    frame the snout of camera 1 is a wrong detection with a likelihood under pcutoff."""
+    rng = np.random.default_rng(seed)
+    out = {}
+    for cam in calibration.cameras:
+        px = cam.project(world.reshape(-1, 3)).reshape(*world.shape[:2], 2)
+        px = px + rng.normal(0, noise_px, px.shape)
+        lik = rng.uniform(0.7, 1.0, world.shape[:2])
+        if cam.name == "cam1":
+            px[::7, 0] += 150.0
+            lik[::7, 0] = 0.05
+        out[cam.name] = np.concatenate([px, lik[..., None]], -1).astype(np.float32)
+    return out

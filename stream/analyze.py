@@ -13,10 +13,10 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from calib.errors import VideoError
 from stream import messages as m
 from stream.rig import InferenceSpec, RecorderSpec, SourceSpec, free_endpoint
 from stream.supervisor import Supervisor
-from train.errors import VideoError
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ class _Video:
 
 def _check_videos(videos: list[str | Path]) -> list[_Video]:
     """Open every video before any process starts, so a bad one fails at once, by name."""
-    from train.video import VideoReader
+    from train.data.video import VideoReader
 
     if not videos:
         raise VideoError("no videos to analyze")
@@ -125,7 +125,7 @@ def analyze_videos(
     With `recordings`, the recorder's files (``video<i>.rec.h5``: poses plus capture,
     inference and record timestamps of every frame) are kept in that folder.
     """
-    from train.artifact import read_meta
+    from train.model.artifact import read_meta
 
     model_path = Path(model_path).resolve()
     read_meta(model_path)  # a missing or broken model fails here, before any process starts

@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         datefmt="%H:%M:%S",
     )
-    from train.errors import PoseloopError
+    from calib.errors import PoseloopError
 
     try:
         code = module.main(args)

@@ -40,7 +40,7 @@ def _frame_index(image: str) -> int:
 def heldout_error(table: Path, groundtruth: Path, train_frames: set[int]) -> tuple[float, int]:
     """Mean pixel error of `table` against `groundtruth` over visible points of frames
     not in `train_frames`; returns ``(error, number of frames scored)``."""
-    from train.tables import read_analysis
+    from train.data.tables import read_analysis
 
     poses, _ = read_analysis(table)
     truth, _ = read_analysis(groundtruth)
@@ -65,12 +65,12 @@ def run_demo(
     batch_size: int = 8,
 ) -> DemoResult:
     from stream.analyze import analyze_videos
-    from train.dataset import make_split
-    from train.evaluate import evaluate_network
-    from train.export import export_network
-    from train.synth import SynthConfig, groundtruth_path, make_synthetic_project
-    from train.train_config import preset
-    from train.trainer import train_network
+    from train.model.dataset import make_split
+    from train.model.evaluate import evaluate_network
+    from train.model.export import export_network
+    from train.model.train_config import preset
+    from train.model.trainer import train_network
+    from train.synth.animal import SynthConfig, groundtruth_path, make_synthetic_project
 
     start = time.monotonic()
     outdir = Path(outdir)

@@ -87,7 +87,7 @@ class Runner:
     """Runs the model on batches and sends one Poses2D per frame."""
 
     def __init__(self, spec: InferenceSpec, node, out: zmq.Socket):
-        from train.artifact import PoseModel
+        from train.model.artifact import PoseModel
 
         self.model = PoseModel(spec.model, spec.device, amp=spec.amp)
         self.scorer = self.model.meta.scorer

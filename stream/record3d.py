@@ -82,8 +82,8 @@ def read_recording3d(path: str | Path) -> dict:
 def to_table3d(recording: Path, folder: str | Path, csv: bool) -> Path:
     """Write the 3D table of a recording: one row per frame index (NaN rows for instants
     with no 3D pose), scorer = the stream name."""
-    from train.keypoints import Poses3D
-    from train.tables import write_poses3d
+    from train.data.keypoints import Poses3D
+    from train.data.tables import write_poses3d
 
     rec = read_recording3d(recording)
     n = int(rec["index"].max()) + 1 if len(rec["index"]) else 0

@@ -85,8 +85,8 @@ def to_table(recording: Path, video: str, folder: str, csv: bool, last_index: in
     """Write the DeepLabCut analysis table of a recording: one row per frame index up to
     `last_index` (or the last one recorded), NaN where a frame has no pose (skipped in
     live mode)."""
-    from train.keypoints import Poses2D
-    from train.tables import analysis_path, write_analysis
+    from train.data.keypoints import Poses2D
+    from train.data.tables import analysis_path, write_analysis
 
     rec = read_recording(recording)
     n = max(int(rec["index"].max()) + 1 if len(rec["index"]) else 0, last_index + 1)

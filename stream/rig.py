@@ -39,7 +39,7 @@ import socket
 from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 
-from train.errors import ConfigError
+from calib.errors import ConfigError
 
 SOURCE_KINDS = ("video", "images", "camera", "synthetic", "playlist")
 MODES = ("live", "batch")
@@ -355,8 +355,7 @@ def _resolve_sources(rig: Rig, base: Path) -> None:
 def _resolve_3d(rig: Rig, base: Path) -> None:
     """Sync nodes read inference nodes; triangulation nodes read one sync node each and
     need a calibration that knows every camera of it."""
-    from calib.errors import CalibrationError
-    from calib.rig_file import load_rig as load_calibration
+    from calib.calibration import load_calibration
 
     where = str(rig.path)
     infer_by_name = {i.name: i for i in rig.inference}
@@ -387,10 +386,9 @@ def _resolve_3d(rig: Rig, base: Path) -> None:
             raise ConfigError(f"{w}: field 'pcutoff' must be in [0, 1], got {tri.pcutoff}")
         _positive(w, "threshold_px", tri.threshold_px)
         tri.calibration = str((base / tri.calibration).resolve())
-        try:
-            calibration = load_calibration(tri.calibration)
-        except CalibrationError as exc:
-            raise ConfigError(f"{w}: field 'calibration': {exc}") from exc
+        if not Path(tri.calibration).is_file():
+            raise ConfigError(f"{w}: field 'calibration': no such file {tri.calibration}")
+        calibration = load_calibration(tri.calibration)
         names = tri.calib_cameras or sync.cameras
         if len(names) != len(sync.cameras):
             raise ConfigError(

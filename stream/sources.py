@@ -18,9 +18,9 @@ import cv2
 import numpy as np
 import zmq
 
+from calib.errors import VideoError
 from stream import messages as m
 from stream.rig import SourceSpec
-from train.errors import VideoError
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ SEND_TIMEOUT_MS = 200
 
 
 def video_frames(path: str | Path, limit: int = 0) -> Iterator[tuple[int, np.ndarray]]:
-    from train.video import VideoReader
+    from train.data.video import VideoReader
 
     with VideoReader(path) as reader:
         for i, frame in enumerate(reader):
@@ -73,7 +73,7 @@ def camera_frames(device: str, limit: int = 0) -> Iterator[tuple[int, np.ndarray
 
 
 def synthetic_frames(spec: SourceSpec) -> Iterator[tuple[int, np.ndarray]]:
-    from train.synth import SynthConfig, SyntheticAnimal
+    from train.synth.animal import SynthConfig, SyntheticAnimal
 
     n = spec.max_frames or 300
     animal = SyntheticAnimal(

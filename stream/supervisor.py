@@ -19,9 +19,9 @@ from pathlib import Path
 
 import zmq
 
+from calib.errors import PoseloopError
 from stream import messages as m
 from stream.node import command
-from train.errors import PoseloopError
 
 log = logging.getLogger(__name__)
 

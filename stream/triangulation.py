@@ -26,10 +26,10 @@ class Lifter:
     """Turns groups into :class:`~stream.messages.Poses3D` with a fixed calibration."""
 
     def __init__(self, spec: TriangulateSpec):
-        from calib.rig_file import load_rig
+        from calib.calibration import load_calibration
         from calib.triangulate import Triangulator
 
-        calibration = load_rig(spec.calibration)
+        calibration = load_calibration(spec.calibration)
         self.spec = spec
         self.cameras = tuple(spec.cameras)
         cams = [calibration.camera(name) for name in spec.calib_cameras]

@@ -15,7 +15,7 @@ import threading
 import time
 from pathlib import Path
 
-from train.errors import ConfigError
+from calib.errors import ConfigError
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ TICK_S = 0.01
 
 def skeleton_of(models: list[str]) -> list[list[str]]:
     """The skeleton stored in the first model artifact that has one."""
-    from train.artifact import read_meta
+    from train.model.artifact import read_meta
 
     for model in models:
         skeleton = read_meta(model).skeleton

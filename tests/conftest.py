@@ -26,7 +26,7 @@ def openfield() -> Path:
 @pytest.fixture
 def small_video(tmp_path) -> Path:
     """A 20-frame 64x48 mp4 whose frame i has a bright square at x = 2 i."""
-    from train.video import write_video
+    from train.data.video import write_video
 
     frames = []
     for i in range(20):

@@ -20,7 +20,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from train.augment import AugmentConfig, Augmenter  # noqa: E402
+from train.model.augment.config import AugmentConfig  # noqa: E402
+from train.model.augment.pipeline import Augmenter  # noqa: E402
 
 BODYPARTS = tuple(f"part{i}" for i in range(12))
 ALL_ON = {"crop": 1.0, "hflip": 1.0, "color_p": 1.0, "gaussian_blur": 1.0, "motion_blur": 1.0,

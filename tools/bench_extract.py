@@ -20,8 +20,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from train.extract import pick_kmeans  # noqa: E402
-from train.video import VideoReader, write_video  # noqa: E402
+from train.data.video import VideoReader, write_video  # noqa: E402
+from train.label.extract import pick_kmeans  # noqa: E402
 
 DEFAULT = ROOT.parent / "shared" / "data" / "openfield" / "videos" / "m3v1mp4.mp4"
 

@@ -25,15 +25,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 import zmq  # noqa: E402
 
-from calib.rig_file import save_rig  # noqa: E402
-from calib.virtual_rig import make_rig  # noqa: E402
+from calib.calibration import save_calibration  # noqa: E402
+from calib.virtual_rig import WALKING_PARTS as BODYPARTS  # noqa: E402
+from calib.virtual_rig import (  # noqa: E402
+    make_rig,  # noqa: E402
+    observe_points,
+    walking_animal,
+)
 from stream import messages as m  # noqa: E402
 from stream.record3d import read_recording3d, recording3d_path  # noqa: E402
 from stream.rig import RecorderSpec, SyncSpec, TriangulateSpec, free_endpoint  # noqa: E402
 from stream.supervisor import Supervisor  # noqa: E402
 from stream.sync import Grouper  # noqa: E402
 from stream.triangulation import Lifter  # noqa: E402
-from tests.stream.test_live3d import BODYPARTS, camera_poses, motion  # noqa: E402
 
 
 def specs(folder: Path, calibration: Path, cameras: list[str], feed: str):
@@ -73,10 +77,10 @@ def main() -> None:
     folder = Path(args.out)
     folder.mkdir(parents=True, exist_ok=True)
     rig, arena_to_world = make_rig(args.cameras, seed=1)
-    calibration = save_rig(rig, folder / "calibration.toml")
+    calibration = save_calibration(rig, folder / "calibration.toml")
     cameras = rig.names
     n = int(args.seconds * args.fps)
-    poses = camera_poses(rig, motion(arena_to_world, n))
+    poses = observe_points(rig, walking_animal(arena_to_world, n))
     feed = free_endpoint()
     sync, tri, rec = specs(folder, calibration, cameras, feed)
 

@@ -11,7 +11,7 @@
 3. Four synthetic cameras at 30 fps into one inference node.
 
 The model is a ResNet-18 trunk (random weights) with a stride-8 heatmap +
-location-refinement head, exported with ``train.artifact.export_model``. Torch runs
+location-refinement head, exported with ``train.model.artifact.export_model``. Torch runs
 with the same thread count on both sides (``--threads``, default 1).
 
     python tools/bench_stream.py [--threads 1] [--batch 8] [--repeats 3] [--device cpu]
@@ -35,10 +35,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from stream.analyze import analyze_videos  # noqa: E402
 from stream.recorder import read_recording, recording_path  # noqa: E402
 from stream.supervisor import run_rig  # noqa: E402
-from train.artifact import ModelMeta, PoseModel, export_model  # noqa: E402
-from train.decode import HeatmapDecoder  # noqa: E402
-from train.synth import SynthConfig, SyntheticAnimal  # noqa: E402
-from train.video import VideoReader, write_video  # noqa: E402
+from train.data.video import VideoReader, write_video  # noqa: E402
+from train.model.artifact import ModelMeta, PoseModel, export_model  # noqa: E402
+from train.model.decode import HeatmapDecoder  # noqa: E402
+from train.synth.animal import SynthConfig, SyntheticAnimal  # noqa: E402
 
 BODYPARTS = ["snout", "left_ear", "right_ear", "neck", "back", "tail_base", "tail_tip"]
 

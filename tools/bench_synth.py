@@ -25,7 +25,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     cv2.setNumThreads(1)
-    from train.synth import SynthConfig, SyntheticAnimal, write_synthetic_video
+    from train.synth.animal import SynthConfig, SyntheticAnimal, write_synthetic_video
 
     w, h = (int(v) for v in args.size.split("x"))
     config = SynthConfig(width=w, height=h, n_frames=args.frames)

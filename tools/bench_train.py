@@ -22,11 +22,11 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from train.dataset import LabeledImages
-from train.network import PoseNet, build_network
-from train.targets import make_targets, pose_loss
-from train.train_config import ModelDir, TrainConfig, preset
-from train.trainer import Trainer, normalize
+from train.model.dataset import LabeledImages
+from train.model.network import PoseNet, build_network
+from train.model.targets import make_targets, pose_loss
+from train.model.train_config import ModelDir, TrainConfig, preset
+from train.model.trainer import Trainer, normalize
 
 K = 4
 

@@ -22,9 +22,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
-from calib.triangulate import Triangulator  # noqa: E402
-from calib.virtual_rig import make_rig  # noqa: E402
-from tests.calib.conftest import arena_points, cramer_rao_rmse  # noqa: E402
+from calib.triangulate import (
+    Triangulator,  # noqa: E402
+    cramer_rao_rmse,  # noqa: E402
+)
+from calib.virtual_rig import (
+    arena_points,  # noqa: E402
+    make_rig,  # noqa: E402
+)
 
 
 def rmse(a: np.ndarray, b: np.ndarray) -> float:

@@ -3,7 +3,7 @@
 1. a synthetic project: a clip with exact ground truth and a few labeled frames;
 2. train a deliberately weak network (few labels, few epochs), export it, analyze the clip;
 3. ``outliers`` on the analysis: the share of picked frames whose true error is > 10 px;
-4. correct those frames from the ground truth through ``train.labeling.correct_frames``
+4. correct those frames from the ground truth through ``train.label.session.correct_frames``
    (the labeler's own save path), ``merge``;
 5. retrain with the same settings, export, analyze again; the error against ground truth
    over the whole clip (mostly frames no network was trained on) before and after.
@@ -27,14 +27,14 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from train.framepick import frame_index  # noqa: E402
-from train.keypoints import Poses2D  # noqa: E402
-from train.labeling import correct_frames, read_machine_labels  # noqa: E402
-from train.merge import merge_datasets  # noqa: E402
-from train.outliers import candidate_frames, extract_outliers  # noqa: E402
-from train.project import Project, open_project  # noqa: E402
-from train.synth import SynthConfig, groundtruth_path, make_synthetic_project  # noqa: E402
-from train.tables import read_analysis  # noqa: E402
+from train.data.keypoints import Poses2D  # noqa: E402
+from train.data.project import Project, open_project  # noqa: E402
+from train.data.tables import read_analysis  # noqa: E402
+from train.label.framepick import frame_index  # noqa: E402
+from train.label.merge import merge_datasets  # noqa: E402
+from train.label.outliers import candidate_frames, extract_outliers  # noqa: E402
+from train.label.session import correct_frames, read_machine_labels  # noqa: E402
+from train.synth.animal import SynthConfig, groundtruth_path, make_synthetic_project  # noqa: E402
 
 log = logging.getLogger("close_the_loop")
 TRUE_ERROR_PX = 10.0
@@ -101,9 +101,9 @@ def _analyze(model: Path, video: Path, dest: Path) -> Path:
 def _train_and_analyze(project: Project, video: Path, truth: np.ndarray, epochs: int,
                        max_minutes: float, seed: int) -> tuple[Round, Path]:
     # training and export come from another part of poseloop (torch)
-    from train.export import export_network
-    from train.train_config import preset
-    from train.trainer import train_network
+    from train.model.export import export_network
+    from train.model.train_config import preset
+    from train.model.trainer import train_network
 
     start = time.perf_counter()
     cfg = preset("demo", epochs=epochs, max_minutes=max_minutes, seed=seed, eval_every=epochs)
@@ -126,7 +126,7 @@ def close_the_loop(workdir: str | Path, frames: int = 600, size: tuple[int, int]
                    max_minutes: float = 10.0, algo: str = "uncertain", epsilon: float = 10.0,
                    p_bound: float = 0.1, seed: int = 0) -> LoopResult:
     """Run the loop once in `workdir` (see the module docstring) and return its numbers."""
-    from train.config import save_config
+    from train.data.config import save_config
 
     project = make_synthetic_project(workdir, SynthConfig(width=size[0], height=size[1],
                                                           n_frames=frames, seed=seed),

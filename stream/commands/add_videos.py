@@ -10,7 +10,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> None:
-    from train.project import add_videos
+    from train.data.project import add_videos
 
     for path in add_videos(args.project, args.videos, copy=args.copy_videos):
         print(path)

@@ -52,9 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> None:
     from calib.boards import write_printable
-    from stream.commands._calib_errors import calib_errors
 
-    with calib_errors():
-        png, pdf = write_printable(board_from_args(args), args.output, args.dpi, args.margin)
+    png, pdf = write_printable(board_from_args(args), args.output, args.dpi, args.margin)
     print(png)
     print(pdf)

@@ -24,11 +24,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> None:
     from calib.calibrate_rig import calibrate_sources
     from calib.report import summary_text
-    from stream.commands._calib_errors import calib_errors
 
-    with calib_errors():
-        result = calibrate_sources(args.sources, board_from_args(args), args.output,
-                                   names=args.names, every=args.every, fisheye=args.fisheye,
-                                   fix_k3=not args.free_k3, report=not args.no_report)
+    result = calibrate_sources(args.sources, board_from_args(args), args.output,
+                               names=args.names, every=args.every, fisheye=args.fisheye,
+                               fix_k3=not args.free_k3, report=not args.no_report)
     print(summary_text(result), end="")
     print(f"wrote {args.output}")

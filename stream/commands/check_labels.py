@@ -10,7 +10,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> None:
-    from train.check_labels import check_labels
+    from train.label.check import check_labels
 
     for stem, count in check_labels(args.project, args.videos).items():
         print(f"{stem}: {count} frames drawn into labeled-data/{stem}_labeled/")

@@ -16,7 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> None:
     import pandas as pd
 
-    from train.evaluate import evaluate_network
+    from train.model.evaluate import evaluate_network
 
     result = evaluate_network(args.project, args.shuffle, args.snapshot, args.pck_fraction,
                               plot=not args.no_plot, device=args.device)

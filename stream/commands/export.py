@@ -11,6 +11,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> None:
-    from train.export import export_network
+    from train.model.export import export_network
 
     print(export_network(args.project, args.shuffle, args.out, args.snapshot))

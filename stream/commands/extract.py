@@ -14,7 +14,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> None:
-    from train.extract import extract_frames
+    from train.label.extract import extract_frames
 
     for stem, paths in extract_frames(args.project, args.algo, args.videos, args.seed).items():
         print(f"{stem}: {len(paths)} new frames")

@@ -20,7 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> None:
-    from train.filtering import filter_tables
+    from train.post.filtering import filter_tables
 
     for path in filter_tables(args.tables, method=args.method, window=args.window,
                               max_gap=args.max_gap, pcutoff=args.pcutoff,

@@ -12,6 +12,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> None:
-    from train.gui.labeler import label
+    from train.label.gui.labeler import label
 
     label(args.project, args.videos, args.autosave)

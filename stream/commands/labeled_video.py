@@ -19,7 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> None:
-    from train.labeled_video import labeled_video
+    from train.post.labeled_video import labeled_video
 
     print(labeled_video(args.video, args.table, out=args.out, pcutoff=args.pcutoff,
                         config=args.config, dotsize=args.dotsize, colormap=args.colormap,

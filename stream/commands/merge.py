@@ -8,7 +8,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> None:
-    from train.merge import merge_datasets
+    from train.label.merge import merge_datasets
 
     r = merge_datasets(args.project)
     print(f"merged {r.refined} refined frames; {r.labeled} labeled frames; "

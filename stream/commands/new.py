@@ -15,7 +15,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> None:
-    from train.project import create_project
+    from train.data.project import create_project
 
     bodyparts = [b.strip() for b in args.bodyparts.split(",") if b.strip()]
     project = create_project(

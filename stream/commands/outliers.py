@@ -29,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from train.outliers import extract_outliers
+    from train.label.outliers import extract_outliers
 
     if args.table and len(args.videos) > 1:
         print("poseloop outliers: --table goes with a single VIDEO", file=sys.stderr)

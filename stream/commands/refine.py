@@ -8,6 +8,6 @@ __all__ = ["add_arguments", "main"]
 
 
 def main(args: argparse.Namespace) -> None:
-    from train.gui.labeler import refine
+    from train.label.gui.labeler import refine
 
     refine(args.project, args.videos, args.autosave)

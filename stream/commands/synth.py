@@ -25,7 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> None:
-    from train.synth import synth
+    from train.synth.animal import synth
 
     for path in synth(args.outdir, frames=args.frames, size=args.size, seed=args.seed,
                       project=args.project, labeled=args.labeled, name=args.name):

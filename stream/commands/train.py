@@ -33,9 +33,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> None:
-    from train.project import open_project
-    from train.train_config import ModelDir, preset
-    from train.trainer import preview_augmentation, train_network
+    from train.data.project import open_project
+    from train.model.train_config import ModelDir, preset
+    from train.model.trainer import preview_augmentation, train_network
 
     project = open_project(args.project)
     changes = dict(net=args.net, weights=args.weights, stride=args.stride, epochs=args.epochs,

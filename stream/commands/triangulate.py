@@ -22,7 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> None:
-    from train.triangulate3d import triangulate_tables
+    from train.post.triangulate3d import triangulate_tables
 
     path, poses = triangulate_tables(
         args.calibration, args.tables, args.output, cameras=args.cameras, pcutoff=args.pcutoff,

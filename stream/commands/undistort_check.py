@@ -15,17 +15,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> None:
+    from calib.calibration import load_calibration
     from calib.errors import CalibrationError
-    from calib.rig_file import load_rig
     from calib.undistort_check import write_undistort_checks
-    from stream.commands._calib_errors import calib_errors
 
-    with calib_errors():
-        rig = load_rig(args.calibration)
-        board = board_from_args(args, rig.metadata.get("board"))
-        if len(args.sources) > len(rig.cameras):
-            raise CalibrationError(f"{len(args.sources)} sources for {len(rig.cameras)} cameras "
-                                   f"in {args.calibration}")
-        for cam, source in zip(rig.cameras, args.sources, strict=False):
-            for path, err in write_undistort_checks(cam, board, source, args.output, args.views):
-                print(f"{path}  line RMS {err:.2f} px")
+    rig = load_calibration(args.calibration)
+    board = board_from_args(args, rig.metadata.get("board"))
+    if len(args.sources) > len(rig.cameras):
+        raise CalibrationError(f"{len(args.sources)} sources for {len(rig.cameras)} cameras "
+                               f"in {args.calibration}")
+    for cam, source in zip(rig.cameras, args.sources, strict=False):
+        for path, err in write_undistort_checks(cam, board, source, args.output, args.views):
+            print(f"{path}  line RMS {err:.2f} px")

@@ -1,4 +1,4 @@
-"""Rig calibration on the virtual rig against its known cameras (issue 5, item 7):
+"""Calibration calibration on the virtual rig against its known cameras (issue 5, item 7):
 focal lengths within 0.1%, principal points within 1 px, camera centers within 0.5% of the
 rig's size, per-camera RMS reprojection error close to the injected noise."""
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from calib.calibrate_rig import calibrate_rig
-from calib.rig_file import Rig
+from calib.calibration import Calibration
 from calib.virtual_rig import ARENA_BOARD, board_motion, make_rig, observe
 
 
@@ -82,7 +82,7 @@ def test_fisheye_rig(rig3):
         fish = cam.copy()
         fish.fisheye, fish.dist = True, np.array([0.05, -0.02, 0.004, -0.001])
         cams.append(fish)
-    fish_rig = Rig(cams)
+    fish_rig = Calibration(cams)
     views = observe(fish_rig, board_motion(80, a2w, seed=2), noise_px=0.1, seed=3)
     result = calibrate_rig(views.detections, ARENA_BOARD, fisheye=True)
     assert all(c.fisheye and c.dist.size == 4 for c in result.rig.cameras)

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from calib.errors import CalibrationError
-from calib.triangulate import Triangulator, triangulate
-from tests.calib.conftest import arena_points, cramer_rao_rmse
+from calib.triangulate import Triangulator, cramer_rao_rmse, triangulate
+from calib.virtual_rig import arena_points
 
 N = 20000
 

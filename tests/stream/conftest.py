@@ -9,8 +9,8 @@ import pytest
 import torch
 from torch import nn
 
-from train.artifact import ModelMeta, export_model
-from train.decode import HeatmapDecoder
+from train.model.artifact import ModelMeta, export_model
+from train.model.decode import HeatmapDecoder
 
 
 class SpotNet(nn.Module):
@@ -67,7 +67,7 @@ def slow_model(tmp_path_factory) -> Path:
 
 
 def write_random_video(path: Path, n: int, seed: int, size=(48, 64)) -> Path:
-    from train.video import write_video
+    from train.data.video import write_video
 
     rng = np.random.default_rng(seed)
     write_video(path, [rng.integers(0, 255, (*size, 3), dtype=np.uint8) for _ in range(n)])

@@ -2,13 +2,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from calib.errors import VideoError
 from stream.analyze import analyze_videos
 from stream.cli import main as cli
 from tests.stream.conftest import write_random_video
-from train.artifact import PoseModel
-from train.errors import VideoError
-from train.tables import analysis_path, read_analysis
-from train.video import VideoReader
+from train.data.tables import analysis_path, read_analysis
+from train.data.video import VideoReader
+from train.model.artifact import PoseModel
 
 
 def test_analyze_equals_in_process_inference(tmp_path, tiny_model):

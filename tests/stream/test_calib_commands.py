@@ -4,11 +4,11 @@ virtual rig), undistort-check, triangulate (DeepLabCut analysis tables)."""
 import numpy as np
 import pytest
 
-from calib.rig_file import load_rig, save_rig
+from calib.calibration import load_calibration, save_calibration
 from calib.virtual_rig import RENDER_BOARD, board_motion, make_rig, render_views
 from stream.cli import main
-from train.keypoints import Poses2D
-from train.tables import read_poses3d, write_analysis
+from train.data.keypoints import Poses2D
+from train.data.tables import read_poses3d, write_analysis
 
 BOARD_ARGS = ["--squares", "7", "5", "--square-length", "90", "--marker-length", "70"]
 
@@ -27,7 +27,7 @@ def _calibrate_and_check(true_rig, sources, tmp_path, capsys, focal_tol, rms_max
     assert main(["calibrate", *map(str, sources), "-o", str(out), *BOARD_ARGS]) == 0
     printed = capsys.readouterr().out
     assert "cam0" in printed and "overall RMS" in printed
-    rig = load_rig(out)
+    rig = load_calibration(out)
     assert rig.names == [c.name for c in true_rig.cameras]
     for true, est in zip(true_rig.cameras, rig.cameras, strict=True):
         assert abs(est.matrix[0, 0] / true.matrix[0, 0] - 1) < focal_tol
@@ -72,7 +72,7 @@ def test_calibrate_and_undistort_check_on_rendered_videos(tmp_path, capsys):
 
 def test_triangulate_command_on_analysis_tables(tmp_path, capsys):
     rig, a2w = make_rig(3, seed=1)
-    calib_path = save_rig(rig, tmp_path / "calibration.toml")
+    calib_path = save_calibration(rig, tmp_path / "calibration.toml")
     frames, parts = 50, ("snout", "tail")
     t = np.linspace(0, 2 * np.pi, frames)
     arena = np.stack([np.stack([200 * np.cos(t), 200 * np.sin(t), 50 + 0 * t], -1),

@@ -7,50 +7,25 @@ import threading
 import numpy as np
 import zmq
 
-from calib.rig_file import save_rig
-from calib.virtual_rig import make_rig
+from calib.calibration import save_calibration
+from calib.virtual_rig import WALKING_PARTS, make_rig, observe_points, walking_animal
 from stream import messages as m
 from stream.record3d import read_recording3d, recording3d_path, table3d_path
 from stream.rig import RecorderSpec, SyncSpec, TriangulateSpec, free_endpoint
 from stream.supervisor import Supervisor
-from train.tables import read_poses3d
+from train.data.tables import read_poses3d
 
-BODYPARTS = ("snout", "left_ear", "right_ear", "tailbase")
+BODYPARTS = WALKING_PARTS
 NOISE_PX = 0.5
 DROPPED = {"cam2": {5, 6, 17, 30}}  # frames camera 2 never delivered
 N_FRAMES = 40
 
 
-def motion(arena_to_world: np.ndarray, n: int) -> np.ndarray:
-    """``(n, K, 3)`` world points of a small animal walking a circle over the arena."""
-    t = np.linspace(0, 2 * np.pi, n)[:, None]
-    center = np.stack([150 * np.cos(t), 150 * np.sin(t), 60 + 0 * t], -1)  # (n, 1, 3)
-    offsets = np.array([[40, 0, 20], [20, 15, 30], [20, -15, 30], [-50, 0, 10]], float)
-    arena = center + offsets[None]
-    return arena @ arena_to_world[:3, :3].T + arena_to_world[:3, 3]
-
-
-def camera_poses(rig, world: np.ndarray, seed: int = 0) -> dict[str, np.ndarray]:
-    """Per camera ``(n, K, 3)`` float32 x, y, likelihood: noisy projections; every 7th
-    frame the snout of camera 1 is a wrong detection with a likelihood under pcutoff."""
-    rng = np.random.default_rng(seed)
-    out = {}
-    for cam in rig.cameras:
-        px = cam.project(world.reshape(-1, 3)).reshape(*world.shape[:2], 2)
-        px = px + rng.normal(0, NOISE_PX, px.shape)
-        lik = rng.uniform(0.7, 1.0, world.shape[:2])
-        if cam.name == "cam1":
-            px[::7, 0] += 150.0
-            lik[::7, 0] = 0.05
-        out[cam.name] = np.concatenate([px, lik[..., None]], -1).astype(np.float32)
-    return out
-
-
 def test_sync_and_triangulate_processes_recover_the_3d_motion(tmp_path):
     rig, arena_to_world = make_rig(3, seed=1)
-    calibration = save_rig(rig, tmp_path / "calibration.toml")
-    truth = motion(arena_to_world, N_FRAMES)
-    poses = camera_poses(rig, truth)
+    calibration = save_calibration(rig, tmp_path / "calibration.toml")
+    truth = walking_animal(arena_to_world, N_FRAMES)
+    poses = observe_points(rig, truth, NOISE_PX)
     cameras = rig.names
     feed = free_endpoint()
     sync = SyncSpec("sync", ["pose"], endpoint=free_endpoint(), mode="batch",

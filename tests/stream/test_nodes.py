@@ -7,7 +7,7 @@ from stream.inference import Pending
 from stream.sources import camera_frames, image_frames
 from stream.supervisor import _why, format_stats
 from tests.stream.conftest import write_random_video
-from train.video import VideoReader
+from train.data.video import VideoReader
 
 
 def _frame(cam, seq):
@@ -54,7 +54,7 @@ def test_camera_source_reads_a_url_like_a_video(tmp_path):
 def test_image_folder_errors_name_the_file(tmp_path):
     import pytest
 
-    from train.errors import VideoError
+    from calib.errors import VideoError
 
     (tmp_path / "a.png").write_bytes(b"not a png")
     with pytest.raises(VideoError, match="a.png"):

@@ -3,8 +3,8 @@ from pathlib import Path
 
 import pytest
 
+from calib.errors import ConfigError
 from stream.rig import load_rig
-from train.errors import ConfigError
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "rig_two_cameras.toml"
 

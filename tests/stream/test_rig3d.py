@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from calib.rig_file import save_rig
+from calib.calibration import save_calibration
+from calib.errors import ConfigError
 from calib.virtual_rig import make_rig
 from stream.rig import load_rig
-from train.errors import ConfigError
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "rig_3d.toml"
 
@@ -17,7 +17,7 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "rig_3d.toml"
 @pytest.fixture
 def folder(tmp_path, tiny_model):
     shutil.copy(tiny_model, tmp_path / "model.pt2")
-    save_rig(make_rig(3, seed=1)[0], tmp_path / "calibration.toml")
+    save_calibration(make_rig(3, seed=1)[0], tmp_path / "calibration.toml")
     return tmp_path
 
 

@@ -16,9 +16,9 @@ from stream.recorder import read_recording, recording_path
 from stream.supervisor import NodeDied, Supervisor, run_rig
 from tests.conftest import ROOT
 from tests.stream.conftest import write_random_video
-from train.artifact import PoseModel
-from train.tables import read_analysis
-from train.video import VideoReader
+from train.data.tables import read_analysis
+from train.data.video import VideoReader
+from train.model.artifact import PoseModel
 
 
 def _rig(tmp_path, model, videos, mode, fps=0, batch_size=4, flush_s=0.5):
@@ -152,7 +152,7 @@ def test_sigkill_of_inference_is_reported_and_recording_readable(tmp_path, slow_
 def test_synthetic_and_image_folder_sources(tmp_path, tiny_model):
     import cv2
 
-    from train.synth import SynthConfig, SyntheticAnimal
+    from train.synth.animal import SynthConfig, SyntheticAnimal
 
     folder = tmp_path / "images"
     folder.mkdir()

@@ -10,7 +10,7 @@ import zmq
 
 from stream import messages as m
 from stream.rig import free_endpoint
-from train.synth import BODYPARTS, SKELETON, SynthConfig, SyntheticAnimal
+from train.synth.animal import BODYPARTS, SKELETON, SynthConfig, SyntheticAnimal
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 SHOTS = Path(__file__).resolve().parents[2] / "test-screenshots"
@@ -87,13 +87,13 @@ def test_view_runs_a_live_3d_rig_with_fan_out(tmp_path, tiny_model, qt_app):
     """`poseloop view rig.toml`: the rig runs in the background (sources -> inference ->
     recorder + sync + a [[viewer]] node; sync -> triangulate -> recorder) and the window
     shows it; every file is closed when the input ends."""
-    from calib.rig_file import save_rig
+    from calib.calibration import save_calibration
     from calib.virtual_rig import make_rig
     from stream.record3d import read_recording3d, recording3d_path, table3d_path
     from stream.recorder import read_recording, recording_path
     from stream.view import view
 
-    save_rig(make_rig(2, seed=0)[0], tmp_path / "calibration.toml")
+    save_calibration(make_rig(2, seed=0)[0], tmp_path / "calibration.toml")
     cams = "".join(
         f'[[source]]\nname = "cam{i}"\nkind = "synthetic"\nfps = 30\nmax_frames = 45\n'
         f"width = 160\nheight = 120\nseed = {i}\n"

@@ -24,7 +24,7 @@ def scene_frame(i: int, n: int, size: tuple[int, int] = (64, 48)) -> np.ndarray:
 
 @pytest.fixture
 def scene_video(tmp_path) -> Path:
-    from train.video import write_video
+    from train.data.video import write_video
 
     path = tmp_path / "src" / "scenes.mp4"
     path.parent.mkdir()
@@ -35,15 +35,15 @@ def scene_video(tmp_path) -> Path:
 @pytest.fixture
 def tiny_project(tmp_path, scene_video):
     """A fresh project with bodyparts nose, ear, tail, skeleton nose-ear-tail, one video."""
-    from train.config import save_config
-    from train.project import create_project
+    from train.data.config import save_config
+    from train.data.project import create_project
 
     project = create_project("mouse", [scene_video], ["nose", "ear", "tail"], scorer="alice",
                              working_directory=tmp_path)
     project.config.set("skeleton", [["nose", "ear"], ["ear", "tail"]])
     project.config.set("numframes2pick", 6)
     save_config(project.config)
-    from train.project import open_project
+    from train.data.project import open_project
 
     return open_project(project.root)
 

@@ -8,7 +8,7 @@ Qt = QtCore.Qt
 
 
 def window(session, app, autosave_s=3600.0):
-    from train.gui.labeler import LabelerWindow
+    from train.label.gui.labeler import LabelerWindow
 
     w = LabelerWindow(session, autosave_s)
     w.resize(1100, 700)

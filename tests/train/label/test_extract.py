@@ -5,11 +5,11 @@ import cv2
 import numpy as np
 import pytest
 
+from calib.errors import ConfigError
 from tests.conftest import ROOT
 from tests.train.label.conftest import scene_frame
-from train.errors import ConfigError
-from train.extract import extract_frames, frame_range, pick_uniform
-from train.framepick import frame_index, frame_name
+from train.label.extract import extract_frames, frame_range, pick_uniform
+from train.label.framepick import frame_index, frame_name
 
 
 def test_deeplabcut_frame_names():
@@ -46,7 +46,7 @@ def test_extract_writes_pngs_and_rerun_adds(tiny_project, algo):
 
 def test_kmeans_covers_every_scene(tiny_project):
     tiny_project.config.set("numframes2pick", 3)
-    from train.config import save_config
+    from train.data.config import save_config
 
     save_config(tiny_project.config)
     picked = [frame_index(p.name) for p in extract_frames(tiny_project.root, "kmeans")["scenes"]]
@@ -54,7 +54,7 @@ def test_kmeans_covers_every_scene(tiny_project):
 
 
 def test_extract_honors_crop(tiny_project):
-    from train.config import save_config
+    from train.data.config import save_config
 
     key = next(iter(tiny_project.config.video_sets))
     tiny_project.config.raw["video_sets"][key]["crop"] = "8, 40, 4, 28"
@@ -68,7 +68,7 @@ def test_extract_honors_crop(tiny_project):
 
 
 def test_bad_crop_and_unknown_video_are_named(tiny_project):
-    from train.config import save_config
+    from train.data.config import save_config
 
     with pytest.raises(ConfigError, match="nosuch"):
         extract_frames(tiny_project.root, videos=["nosuch.mp4"])
@@ -82,8 +82,8 @@ def test_bad_crop_and_unknown_video_are_named(tiny_project):
 PEAK_SCRIPT = """
 import sys, tracemalloc
 import numpy as np
-from train.video import write_video, VideoReader
-from train.extract import pick_kmeans
+from train.data.video import write_video, VideoReader
+from train.label.extract import pick_kmeans
 n = int(sys.argv[1])
 path = sys.argv[2]
 write_video(path, (np.full((24, 32, 3), (i * 7) % 256, np.uint8) for i in range(n)))

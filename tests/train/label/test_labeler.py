@@ -10,10 +10,10 @@ from PySide6 import QtCore
 from PySide6.QtTest import QTest
 
 from tests.train.label.qt_helpers import click, drag, key, tolerance, wheel, window
-from train import tables
-from train.extract import extract_frames
-from train.labeling import LabelSession
-from train.project import open_project
+from train.data import tables
+from train.data.project import open_project
+from train.label.extract import extract_frames
+from train.label.session import LabelSession
 
 Qt = QtCore.Qt
 
@@ -125,7 +125,7 @@ def test_deeplabcut_labels_open_unchanged(openfield, tmp_path, app, screenshots)
 
 
 def test_new_bodypart_keeps_old_labels(openfield, tmp_path, app):
-    from train.config import save_config
+    from train.data.config import save_config
 
     root = tmp_path / "openfield"
     shutil.copytree(openfield, root)
@@ -166,7 +166,7 @@ def test_failed_save_keeps_the_old_file(labeled_project, app, monkeypatch):
 
 
 def test_synthetic_animal_screenshot(tmp_path, app, screenshots):
-    from train.synth import SynthConfig, make_synthetic_project
+    from train.synth.animal import SynthConfig, make_synthetic_project
 
     project = make_synthetic_project(tmp_path, SynthConfig(width=320, height=240, n_frames=60),
                                      n_labeled=4, progress=False)

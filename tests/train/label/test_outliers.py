@@ -1,14 +1,14 @@
 import numpy as np
 import pytest
 
+from calib.errors import DataError
 from stream.cli import main as cli
 from tests.train.label.conftest import scene_frame
-from train.errors import DataError
-from train.keypoints import Poses2D
-from train.labeling import machinelabels_path
-from train.outliers import candidate_frames, extract_outliers, temporal_fit
-from train.project import open_project
-from train.tables import analysis_path, read_analysis, read_labels, write_analysis
+from train.data.keypoints import Poses2D
+from train.data.project import open_project
+from train.data.tables import analysis_path, read_analysis, read_labels, write_analysis
+from train.label.outliers import candidate_frames, extract_outliers, temporal_fit
+from train.label.session import machinelabels_path
 
 N = 90
 SCORER = "DLC_resnet50_mouseNov24shuffle1_100"
@@ -71,7 +71,7 @@ def test_outliers_write_frames_and_machinelabels(analyzed):
 def test_outliers_pick_numframes2pick_diverse_frames(analyzed):
     project, video = analyzed
     project.config.set("numframes2pick", 3)
-    from train.config import save_config
+    from train.data.config import save_config
 
     save_config(project.config)
     r = extract_outliers(project.root, video, algo="jump", epsilon=0.0)  # every frame moves
@@ -80,7 +80,7 @@ def test_outliers_pick_numframes2pick_diverse_frames(analyzed):
 
 
 def test_outliers_crop_and_new_video_via_cli(tiny_project, tmp_path, capsys):
-    from train.video import write_video
+    from train.data.video import write_video
 
     other = tmp_path / "other.mp4"
     write_video(other, (scene_frame(i, N) for i in range(N)))
@@ -94,7 +94,7 @@ def test_outliers_crop_and_new_video_via_cli(tiny_project, tmp_path, capsys):
     assert len(keys) == 1  # the video joined the project
     # with a crop, frames are cropped and predictions shifted
     project.config.raw["video_sets"][keys[0]]["crop"] = "8, 40, 4, 28"
-    from train.config import save_config
+    from train.data.config import save_config
 
     save_config(project.config)
     r = extract_outliers(project.root, other, table, algo="manual", frames=[30])
@@ -109,7 +109,7 @@ def test_missing_table_is_named(tiny_project, scene_video):
 
 
 def test_find_analysis_prefers_deeplabcut_names(tmp_path):
-    from train.outliers import find_analysis
+    from train.label.outliers import find_analysis
 
     video = tmp_path / "m1.mp4"
     for name in ("m1_groundtruth.h5", "m1DLC_x_filtered.h5", "m10DLC_y.h5", "m1DLC_x.h5"):
@@ -123,9 +123,9 @@ def test_find_analysis_prefers_deeplabcut_names(tmp_path):
 def test_fitting_finds_a_weak_models_errors_on_synthetic_motion(tmp_path):
     """A simulated weak network on the synthetic animal: 1 px noise everywhere, and in 30
     frames one bodypart 12-40 px off. The picked frames must be real errors (> 10 px)."""
-    from train.config import save_config
-    from train.project import create_project
-    from train.synth import BODYPARTS, SynthConfig, write_synthetic_video
+    from train.data.config import save_config
+    from train.data.project import create_project
+    from train.synth.animal import BODYPARTS, SynthConfig, write_synthetic_video
 
     video, truth_path = write_synthetic_video(
         tmp_path / "synth.mp4", SynthConfig(width=160, height=120, n_frames=300), progress=False)

@@ -4,16 +4,16 @@ import numpy as np
 import pytest
 from PySide6 import QtCore
 
+from calib.errors import DataError
 from stream.cli import main as cli
 from tests.train.label.qt_helpers import drag, key, tolerance, window
 from tests.train.label.test_outliers import SCORER, _poses
-from train.config import save_config
-from train.errors import DataError
-from train.labeling import LabelSession, correct_frames
-from train.merge import merge_datasets
-from train.outliers import extract_outliers
-from train.project import open_project
-from train.tables import analysis_path, read_labels, write_analysis
+from train.data.config import save_config
+from train.data.project import open_project
+from train.data.tables import analysis_path, read_labels, write_analysis
+from train.label.merge import merge_datasets
+from train.label.outliers import extract_outliers
+from train.label.session import LabelSession, correct_frames
 
 Qt = QtCore.Qt
 

@@ -9,10 +9,10 @@ import cv2
 import numpy as np
 import pytest
 
-from train.config import save_config
-from train.keypoints import LabeledFrames
-from train.project import create_project, open_project
-from train.tables import write_labels
+from train.data.config import save_config
+from train.data.keypoints import LabeledFrames
+from train.data.project import create_project, open_project
+from train.data.tables import write_labels
 
 COLORS = {"red": (0, 0, 255), "green": (0, 255, 0), "blue": (255, 0, 0)}  # BGR
 
@@ -60,8 +60,8 @@ def trained_blobs(tmp_path_factory):
     """A blob project trained for a few epochs (shared by a test module)."""
     import torch
 
-    from train.train_config import TrainConfig
-    from train.trainer import train_network
+    from train.model.train_config import TrainConfig
+    from train.model.trainer import train_network
 
     torch.set_num_threads(1)
     project = make_blob_project(tmp_path_factory.mktemp("blobs"))

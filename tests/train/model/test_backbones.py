@@ -4,9 +4,9 @@ import pytest
 import torch
 import torchvision
 
-from train.backbones import build_backbone
-from train.errors import ModelError
-from train.network import DeployNet, PoseNet
+from calib.errors import ModelError
+from train.model.backbones import build_backbone
+from train.model.network import DeployNet, PoseNet
 
 
 def test_weights_file_is_loaded(tmp_path):

@@ -3,9 +3,9 @@ import shutil
 import numpy as np
 import pytest
 
-from train.dataset import crop_batch, load_images, make_split, split_path
-from train.errors import ConfigError
-from train.project import open_project
+from calib.errors import ConfigError
+from train.data.project import open_project
+from train.model.dataset import crop_batch, load_images, make_split, split_path
 
 
 def test_split_is_seeded_recorded_and_reused(blob_project):

@@ -5,12 +5,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from train.artifact import load_model, read_meta
-from train.config import save_config
-from train.dataset import make_split
-from train.evaluate import evaluate_network, summarize
-from train.export import export_network
-from train.project import open_project
+from train.data.config import save_config
+from train.data.project import open_project
+from train.model.artifact import load_model, read_meta
+from train.model.dataset import make_split
+from train.model.evaluate import evaluate_network, summarize
+from train.model.export import export_network
 
 
 def test_summarize_matches_hand_computation():

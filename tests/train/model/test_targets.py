@@ -1,7 +1,7 @@
 import torch
 
-from train.decode import decode_heatmaps
-from train.targets import make_targets, pose_loss
+from train.model.decode import decode_heatmaps
+from train.model.targets import make_targets, pose_loss
 
 
 def test_targets_decode_back_to_the_labels():

@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 import torch
 
+from calib.errors import ConfigError
 from tests.conftest import ROOT
 from tests.train.model.conftest import make_blob_project
-from train.artifact import load_model, read_meta
-from train.errors import ConfigError
-from train.export import export_network
-from train.train_config import ModelDir, TrainConfig
+from train.model.artifact import load_model, read_meta
+from train.model.export import export_network
+from train.model.train_config import ModelDir, TrainConfig
 
 
 def test_training_writes_config_log_and_snapshots(trained_blobs):

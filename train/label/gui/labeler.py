@@ -1,0 +1,364 @@
+"""The labeling window (``poseloop label`` and ``poseloop refine``).
+
+Left: the frames with progress; middle: the frame with its points; right: the
+bodyparts in their colors, with the ones not labeled on this frame called out.
+Every edit is an undoable command on a :class:`train.label.session.LabelSession`;
+saving (Ctrl+S, a timer, leaving a frame, closing) goes through ``session.save()``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from calib.errors import PoseloopError
+from train.data.project import Project, open_project
+from train.label.gui.canvas import LabelView, PointStyle
+from train.label.session import LabelSession
+from train.post.labeled_video import bodypart_colors
+
+log = logging.getLogger(__name__)
+
+HELP = ("click: place current part, then next · drag a point: move · drag: pan · wheel: zoom · "
+        "Home: fit · ←/→ or PgUp/PgDn: frame · ↑/↓: bodypart · Del: delete point · "
+        "Ctrl+Z / Ctrl+Y: undo / redo · Ctrl+S: save")
+
+
+class SetPoint(QtGui.QUndoCommand):
+    """Set (or delete, with None) one point; undo puts back what was there."""
+
+    def __init__(self, window: LabelerWindow, i: int, j: int,
+                 new: tuple[float, float] | None, text: str):
+        super().__init__(text)
+        self.window, self.i, self.j, self.new = window, i, j, new
+        x, y, lik = window.session.point(i, j)
+        self.old = None if np.isnan(x) else (x, y)
+        self.old_lik = lik
+
+    def redo(self) -> None:
+        self.window.session.set_point(self.i, self.j, self.new)
+        self.window.show_frame(self.i, keep_part=True)
+
+    def undo(self) -> None:
+        self.window.session.set_point(self.i, self.j, self.old, self.old_lik)
+        self.window.show_frame(self.i, keep_part=True)
+        self.window.set_part(self.j)
+
+
+class LabelerWindow(QtWidgets.QMainWindow):
+    """Label (or refine) the frames of a session; see :data:`HELP` for the controls."""
+
+    def __init__(self, session: LabelSession, autosave_s: float = 30.0):
+        super().__init__()
+        self.session = session
+        cfg = session.project.config
+        bgr = bodypart_colors(len(cfg.bodyparts), str(cfg.raw.get("colormap") or "rainbow"))
+        self.colors = [c[::-1] for c in bgr]  # RGB for Qt
+        self.edges = [(cfg.bodyparts.index(a), cfg.bodyparts.index(b)) for a, b in cfg.skeleton]
+        self.frame, self.part = 0, 0
+        self._drag_preview: tuple[int, float, float] | None = None
+        self.undo_stack = QtGui.QUndoStack(self)
+        mode = "refine" if session.refine else "label"
+        self.setWindowTitle(f"poseloop {mode}: {session.project.root.name}")
+        self._build(max(9.0, float(cfg.raw.get("dotsize") or 12)))  # screen px
+        self._shortcuts()
+        self.autosave = QtCore.QTimer(self)
+        self.autosave.setInterval(int(autosave_s * 1000))
+        self.autosave.timeout.connect(self.save_if_dirty)
+        self.autosave.start()
+        self.resize(1200, 760)
+        self.show_frame(0)
+
+    # ------------------------------------------------------------ layout
+
+    def _build(self, dotsize: float) -> None:
+        self.progress = QtWidgets.QLabel()
+        self.frames = QtWidgets.QListWidget()
+        self.frames.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)
+        for i in range(len(self.session)):
+            self.frames.addItem(QtWidgets.QListWidgetItem())
+            self._update_frame_item(i)
+        self.frames.currentRowChanged.connect(lambda i: i >= 0 and self.show_frame(i))
+        left = _column(QtWidgets.QLabel("<b>Frames</b>"), self.progress, self.frames)
+
+        self.view = LabelView(dotsize)
+        self.graphics = pg.GraphicsView()
+        self.graphics.setCentralItem(self.view)
+        self.graphics.setBackground((30, 30, 30))
+        self.view.sigPlace.connect(self.place)
+        self.view.sigDragging.connect(self._preview)
+        self.view.sigMoved.connect(self.move_point)
+
+        self.parts = QtWidgets.QListWidget()
+        self.parts.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)
+        for name, color in zip(self.session.bodyparts, self.colors, strict=True):
+            item = QtWidgets.QListWidgetItem(_dot_icon(color), name)
+            item.setForeground(QtGui.QColor(*color).darker(130))
+            self.parts.addItem(item)
+        self.parts.currentRowChanged.connect(lambda j: j >= 0 and self.set_part(j))
+        self.missing = QtWidgets.QLabel()
+        self.missing.setWordWrap(True)
+        self.missing.setStyleSheet("QLabel { color: #c00000; font-weight: bold; }")
+        helptext = QtWidgets.QLabel(HELP.replace(" · ", "<br>"))
+        helptext.setStyleSheet("QLabel { color: #666666; }")
+        right = _column(QtWidgets.QLabel("<b>Bodyparts</b>"), self.parts, self.missing, helptext)
+
+        splitter = QtWidgets.QSplitter()
+        for widget in (left, self.graphics, right):
+            splitter.addWidget(widget)
+        splitter.setSizes([230, 740, 230])
+        splitter.setStretchFactor(1, 1)
+        self.setCentralWidget(splitter)
+        self.statusBar().showMessage("edits are saved on Ctrl+S, when leaving a frame, on a timer "
+                                     "and on closing")
+
+    def _shortcuts(self) -> None:
+        keys = QtCore.Qt.Key
+        bindings = [
+            ((keys.Key_Right, keys.Key_PageDown, keys.Key_N), lambda: self.step_frame(1)),
+            ((keys.Key_Left, keys.Key_PageUp, keys.Key_P), lambda: self.step_frame(-1)),
+            ((keys.Key_Down,), lambda: self.step_part(1)),
+            ((keys.Key_Up,), lambda: self.step_part(-1)),
+            ((keys.Key_Delete, keys.Key_Backspace), self.delete_point),
+            ((keys.Key_Home,), lambda: self.view.autoRange(padding=0.02)),
+            ((keys.Key_Plus, keys.Key_Equal), lambda: self.view.scaleBy((0.8, 0.8))),
+            ((keys.Key_Minus,), lambda: self.view.scaleBy((1.25, 1.25))),
+        ]
+        for seqs, slot in bindings:
+            for key in seqs:
+                QtGui.QShortcut(QtGui.QKeySequence(key), self, activated=slot)
+        std = QtGui.QKeySequence.StandardKey
+        undo = self.undo_stack.createUndoAction(self)
+        redo = self.undo_stack.createRedoAction(self)
+        save = QtGui.QAction("Save", self, triggered=self.save)
+        for action, standard, extra in ((undo, std.Undo, None), (redo, std.Redo, "Ctrl+Y"),
+                                        (save, std.Save, None)):
+            seqs = QtGui.QKeySequence.keyBindings(standard)
+            if extra and QtGui.QKeySequence(extra) not in seqs:
+                seqs.append(QtGui.QKeySequence(extra))
+            action.setShortcuts(seqs)
+            self.addAction(action)
+
+    # ------------------------------------------------------------ navigation
+
+    def show_frame(self, i: int, keep_part: bool = False) -> None:
+        """Display frame `i`; unless `keep_part`, select its first unlabeled bodypart."""
+        if i != self.frame:
+            self.save_if_dirty()
+        self.frame = i
+        self.session.mark_reviewed(i)
+        self.view.set_image(_load_rgb(self.session.image_path(i)))
+        if not keep_part:
+            todo = np.flatnonzero(~self.session.labeled(i))
+            self.part = int(todo[0]) if todo.size else 0
+        with QtCore.QSignalBlocker(self.frames):
+            self.frames.setCurrentRow(i)
+        self.redraw()
+
+    def step_frame(self, delta: int) -> None:
+        self.show_frame(min(max(self.frame + delta, 0), len(self.session) - 1))
+
+    def set_part(self, j: int) -> None:
+        self.part = j
+        self.redraw()
+
+    def step_part(self, delta: int) -> None:
+        self.set_part((self.part + delta) % len(self.session.bodyparts))
+
+    def _next_part(self) -> None:
+        """After placing: the next unlabeled bodypart after the current one, if any."""
+        k = len(self.session.bodyparts)
+        labeled = self.session.labeled(self.frame)
+        for step in range(1, k):
+            j = (self.part + step) % k
+            if not labeled[j]:
+                self.set_part(j)
+                return
+        self.redraw()
+
+    # ------------------------------------------------------------ edits
+
+    def place(self, x: float, y: float) -> None:
+        name = self.session.bodyparts[self.part]
+        self.undo_stack.push(SetPoint(self, self.frame, self.part, (x, y), f"place {name}"))
+        self._next_part()
+
+    def move_point(self, j: int, x: float, y: float) -> None:
+        self._drag_preview = None
+        self.part = j
+        self.undo_stack.push(SetPoint(self, self.frame, j, (x, y),
+                                      f"move {self.session.bodyparts[j]}"))
+
+    def delete_point(self) -> None:
+        if self.session.labeled(self.frame)[self.part]:
+            name = self.session.bodyparts[self.part]
+            self.undo_stack.push(SetPoint(self, self.frame, self.part, None, f"delete {name}"))
+
+    def _preview(self, j: int, x: float, y: float) -> None:
+        self._drag_preview = (j, x, y)
+        self.part = j
+        self.redraw()
+
+    # ------------------------------------------------------------ saving
+
+    def save(self) -> list[Path]:
+        """Save through the session; a failure is shown, the edits stay unsaved (dirty)."""
+        try:
+            paths = self.session.save()
+        except (OSError, PoseloopError) as exc:
+            log.error("saving labels failed: %s", exc)
+            self.statusBar().showMessage(f"SAVING FAILED (edits kept, will retry): {exc}")
+            return []
+        self.statusBar().showMessage(
+            f"saved {', '.join(str(p.relative_to(self.session.project.root)) for p in paths)} "
+            f"at {QtCore.QTime.currentTime().toString('HH:mm:ss')}", 10_000)
+        return paths
+
+    def save_if_dirty(self) -> None:
+        if self.session.dirty:
+            self.save()
+
+    def closeEvent(self, event: QtGui.QCloseEvent) -> None:
+        self.save_if_dirty()
+        if self.session.dirty:  # saving failed: closing now would lose the edits
+            answer = QtWidgets.QMessageBox.question(
+                self, "Labels not saved",
+                "Saving the labels failed (see the status bar). Close and lose the edits?")
+            if answer != QtWidgets.QMessageBox.StandardButton.Yes:
+                event.ignore()
+                return
+        self.autosave.stop()
+        super().closeEvent(event)
+
+    # ------------------------------------------------------------ drawing
+
+    def redraw(self) -> None:
+        s, i = self.session, self.frame
+        xy = s.xy[i].copy()
+        if self._drag_preview is not None:
+            j, x, y = self._drag_preview
+            xy[j] = (x, y)
+        pcutoff = s.project.config.pcutoff
+        styles = []
+        for j, color in enumerate(self.colors):
+            lik = s.likelihood[i, j]
+            machine = not np.isnan(lik)
+            styles.append(PointStyle(color, current=j == self.part, machine=machine,
+                                     low=machine and lik < pcutoff,
+                                     text=f"{lik:.2f}" if machine and lik < pcutoff else ""))
+        self.view.set_points(xy, styles, self.edges)
+        self._update_parts()
+        self._update_frame_item(i)
+        self._update_progress()
+
+    def _update_parts(self) -> None:
+        s, i = self.session, self.frame
+        labeled = s.labeled(i)
+        pcutoff = s.project.config.pcutoff
+        for j, name in enumerate(s.bodyparts):
+            item = self.parts.item(j)
+            lik = s.likelihood[i, j]
+            if not labeled[j]:
+                text = f"{name}   (not labeled)"
+            elif np.isnan(lik):
+                text = name
+            else:
+                text = f"{name}   p={lik:.2f}" + ("  LOW" if lik < pcutoff else "")
+            item.setText(text)
+            font = item.font()
+            font.setItalic(not labeled[j])
+            font.setBold(j == self.part)
+            item.setFont(font)
+        with QtCore.QSignalBlocker(self.parts):
+            self.parts.setCurrentRow(self.part)
+        missing = [n for n, ok in zip(s.bodyparts, labeled, strict=True) if not ok]
+        self.missing.setText(f"Not labeled: {', '.join(missing)}" if missing
+                             else "All bodyparts labeled")
+        self.missing.setStyleSheet(
+            f"QLabel {{ color: {'#c00000' if missing else '#007000'}; font-weight: bold; }}")
+
+    def _update_frame_item(self, i: int) -> None:
+        s = self.session
+        n, k = int(s.labeled(i).sum()), len(s.bodyparts)
+        mark = "✓" if n == k else "·"
+        if s.refine and not s.reviewed[i]:
+            mark = "?"
+        self.frames.item(i).setText(f"{mark} {s.images[i].split('/', 1)[1]}   {n}/{k}")
+
+    def _update_progress(self) -> None:
+        s = self.session
+        text = f"labeled {s.complete_frames()}/{len(s)} frames"
+        if s.refine:
+            text += f" · reviewed {int(s.reviewed.sum())}/{len(s)}"
+        self.progress.setText(text)
+
+
+def _column(*widgets: QtWidgets.QWidget) -> QtWidgets.QWidget:
+    box = QtWidgets.QWidget()
+    layout = QtWidgets.QVBoxLayout(box)
+    layout.setContentsMargins(4, 4, 4, 4)
+    for w in widgets:
+        layout.addWidget(w)
+    return box
+
+
+def _dot_icon(color: tuple[int, int, int]) -> QtGui.QIcon:
+    pixmap = QtGui.QPixmap(14, 14)
+    pixmap.fill(QtCore.Qt.GlobalColor.transparent)
+    painter = QtGui.QPainter(pixmap)
+    painter.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing)
+    painter.setBrush(QtGui.QColor(*color))
+    painter.setPen(QtGui.QPen(QtGui.QColor(40, 40, 40)))
+    painter.drawEllipse(1, 1, 12, 12)
+    painter.end()
+    return QtGui.QIcon(pixmap)
+
+
+def _load_rgb(path: Path) -> np.ndarray:
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        log.warning("%s: cannot read image; showing a blank frame", path)
+        return np.full((480, 640, 3), 64, np.uint8)
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def _check_display() -> None:
+    """Qt aborts the process when it finds no display; say so as an error instead."""
+    if (sys.platform.startswith("linux") and not os.environ.get("QT_QPA_PLATFORM")
+            and not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY")):
+        raise PoseloopError("no display to open the labeler on (DISPLAY is not set); run it "
+                            "on a desktop, through ssh -X, or under xvfb-run")
+
+
+def _run(session: LabelSession, autosave_s: float) -> LabelSession:
+    if QtWidgets.QApplication.instance() is None:
+        _check_display()
+    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
+    pg.setConfigOptions(antialias=True)
+    window = LabelerWindow(session, autosave_s)
+    window.show()
+    app.exec()
+    return session
+
+
+def label(project: str | Path | Project, videos: list[str] | None = None,
+          autosave_s: float = 30.0) -> LabelSession:
+    """Open the labeler on the extracted frames of `project` (all videos, or `videos`)."""
+    if not isinstance(project, Project):
+        project = open_project(project)
+    return _run(LabelSession.for_labeling(project, videos), autosave_s)
+
+
+def refine(project: str | Path | Project, videos: list[str] | None = None,
+           autosave_s: float = 30.0) -> LabelSession:
+    """Open the labeler on the outlier frames, prefilled with the machine's labels."""
+    if not isinstance(project, Project):
+        project = open_project(project)
+    return _run(LabelSession.for_refining(project, videos), autosave_s)

@@ -1,0 +1,105 @@
+"""Checkpoint -> deployable ``.pt2`` (:func:`train.model.artifact.export_model`) with full
+metadata."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import torch
+
+from calib.errors import ModelError
+from train.data.project import Project, open_project
+from train.model.artifact import ModelMeta, export_model
+from train.model.backbones import backbone_stride
+from train.model.network import DeployNet, build_network
+from train.model.train_config import ModelDir, TrainConfig
+from train.model.trainer import MEAN, STD
+
+log = logging.getLogger(__name__)
+
+
+def pick_snapshot(model_dir: ModelDir, snapshot: str = "best") -> Path:
+    """``"best"`` (falls back to the latest), ``"last"``, or a snapshot file name/path."""
+    latest = model_dir.snapshots()
+    if snapshot == "best" and model_dir.best_snapshot.exists():
+        return model_dir.best_snapshot
+    if snapshot in ("best", "last"):
+        if not latest:
+            raise ModelError(f"{model_dir.train_dir}: no snapshot (train this shuffle first)")
+        return latest[-1]
+    path = Path(snapshot)
+    path = path if path.exists() else model_dir.train_dir / snapshot
+    if not path.exists():
+        raise ModelError(f"{path}: no such snapshot")
+    return path
+
+
+def load_network(path: Path, config: TrainConfig, n_keypoints: int) -> tuple[DeployNet, dict]:
+    """The :class:`DeployNet` of snapshot `path` (CPU, eval mode) and the snapshot's state."""
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+        net = build_network(config, n_keypoints, weights="none")
+        net.load_state_dict(data["model"])
+    except ModelError:
+        raise
+    except Exception as exc:  # truncated file or a different net
+        raise ModelError(f"{path}: cannot load snapshot ({type(exc).__name__}: {exc})") from exc
+    return DeployNet(net, config.locref_std).eval(), data.get("state", {})
+
+
+def _evaluated_errors(model_dir: ModelDir, snapshot_name: str) -> dict[str, float]:
+    """``{"train": px, "test": px}`` from ``test/evaluation.csv`` if it is of this snapshot."""
+    import pandas as pd
+
+    path = model_dir.test_dir / "evaluation.csv"
+    if not path.exists():
+        return {}
+    table = pd.read_csv(path, index_col=0)
+    if "snapshot" not in table or "error" not in table:
+        return {}
+    rows = table[table["snapshot"] == snapshot_name]
+    return {str(k): float(v) for k, v in rows["error"].items()}
+
+
+def export_network(project: str | Path | Project, shuffle: int = 1, out: str | Path | None = None,
+                   snapshot: str = "best", train_error: float | None = None,
+                   test_error: float | None = None) -> Path:
+    """Export shuffle `shuffle`'s snapshot to a ``.pt2`` file (default:
+    ``exported-models/<model name>.pt2`` in the project) and return its path.
+
+    Train/test errors in the metadata come from the arguments, else from the
+    evaluation of the same snapshot when there is one."""
+    if not isinstance(project, Project):
+        project = open_project(project)
+    model_dir = ModelDir.of(project, shuffle)
+    config = model_dir.read_config()
+    path = pick_snapshot(model_dir, snapshot)
+    bodyparts = list(project.config.bodyparts)
+    deploy, state = load_network(path, config, len(bodyparts))
+    evaluated = _evaluated_errors(model_dir, path.name)
+    train_error = evaluated.get("train") if train_error is None else train_error
+    test_error = evaluated.get("test") if test_error is None else test_error
+    c = project.config
+    meta = ModelMeta(
+        bodyparts=bodyparts,
+        scorer=(f"DLC_{config.net.replace('_', '')}_{c.task}{c.date}shuffle{shuffle}"
+                f"_{state.get('epoch', 0)}"),
+        stride=config.stride,
+        skeleton=[list(p) for p in c.skeleton],
+        mean=list(MEAN), std=list(STD), color="RGB",
+        input_scale=config.input_scale,
+        min_size=2 * backbone_stride(config.net, config.dilate),  # features of at least 2x2
+        net_type=config.net,
+        pcutoff=c.pcutoff,
+        train_error=train_error,
+        test_error=test_error,
+        training_set={"project": c.task, "date": c.date, "iteration": c.iteration,
+                      "shuffle": shuffle, "training_fraction": model_dir.training_fraction,
+                      "snapshot": path.name, "epoch": state.get("epoch"),
+                      "weights": config.weights},
+    )
+    out = Path(out) if out else project.root / "exported-models" / f"{model_dir.name}.pt2"
+    export_model(deploy, meta, out, example_hw=(256, 320))
+    log.info("exported %s -> %s", path, out)
+    return out

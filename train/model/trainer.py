@@ -1,0 +1,392 @@
+"""The trainer: from a labeled project to snapshots of a :class:`train.model.network.PoseNet`.
+
+One run = one shuffle's model folder (:class:`train.model.train_config.ModelDir`). Each epoch
+draws its batches from a generator seeded by ``(seed, epoch)``, so a run resumed from a
+snapshot continues exactly as the uninterrupted run would have on the same machine.
+Snapshots are written every ``save_every`` epochs (and at least once a minute); the
+best one by test error is kept as ``snapshot-best.pt``. ``learning_stats.csv`` logs
+loss, learning rate, samples/s, wall time and test error.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from calib.errors import ModelError
+from calib.fileio import atomic_path
+from train.data.project import Project, open_project
+from train.model.dataset import LabeledImages, crop_batch, load_images, make_split
+from train.model.network import DeployNet, build_network
+from train.model.targets import make_targets, pose_loss
+from train.model.train_config import ModelDir, TrainConfig
+
+log = logging.getLogger(__name__)
+
+MEAN = (0.485, 0.456, 0.406)
+STD = (0.229, 0.224, 0.225)
+LOG_FIELDS = ("epoch", "iteration", "wall_s", "loss", "heatmap_loss", "locref_loss", "lr",
+              "samples_per_s", "test_error")
+SNAPSHOT_SECONDS = 60.0
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ModelError(f"device {name!r} requested but CUDA is not available")
+    return device
+
+
+def lr_factor(config: TrainConfig, progress: float) -> float:
+    """Learning-rate multiplier at `progress` in [0, 1] of the run (after warmup)."""
+    if config.schedule == "cosine":
+        return 0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+    if config.schedule == "step":
+        return 1.0 if progress < 0.6 else 0.1 if progress < 0.85 else 0.01
+    return 1.0
+
+
+def normalize(images: torch.Tensor) -> torch.Tensor:
+    """``(B, 3, H, W)`` float RGB in [0, 1] -> ImageNet-normalized."""
+    mean = torch.tensor(MEAN, device=images.device)[:, None, None]
+    std = torch.tensor(STD, device=images.device)[:, None, None]
+    return (images - mean) / std
+
+
+def make_augmenter(config: TrainConfig, bodyparts: tuple[str, ...],
+                   flip_pairs: tuple[tuple[str, str], ...] = ()):
+    """The batch augmenter of `config.augment` (also when it is switched off: it then
+    passes batches through)."""
+    from train.model.augment.config import AugmentConfig
+    from train.model.augment.pipeline import Augmenter
+
+    aug = AugmentConfig.from_dict(config.augment if config.augment is not None
+                                  else {"enabled": False}, "train config: augment")
+    return Augmenter(aug, bodyparts, flip_pairs)
+
+
+def crop_hw(data: LabeledImages, config: TrainConfig) -> tuple[int, int]:
+    """Training input size: the configured crop, capped at the largest image, rounded up
+    to a multiple of 32 (smaller images are padded)."""
+    h = max(img.shape[0] for img in data.images)
+    w = max(img.shape[1] for img in data.images)
+    if config.crop_size is not None:
+        h, w = min(h, int(config.crop_size[0])), min(w, int(config.crop_size[1]))
+    return 32 * math.ceil(h / 32), 32 * math.ceil(w / 32)
+
+
+@dataclass
+class State:
+    """What a snapshot holds besides the weights."""
+
+    epoch: int = 0  # epochs completed
+    iteration: int = 0
+    wall_s: float = 0.0  # training time over all sessions
+    best_error: float = math.inf
+    best_epoch: int = -1
+
+
+def _image_tensor(batch: np.ndarray, device: torch.device) -> torch.Tensor:
+    """``(B, H, W, 3) uint8`` -> ``(B, 3, H, W)`` float in [0, 1] on `device`."""
+    x = torch.from_numpy(batch).to(device).permute(0, 3, 1, 2)
+    return x.contiguous().float().div_(255.0)  # NCHW: conv kernels differ for NHWC
+
+
+@torch.no_grad()
+def predict_images(deploy: DeployNet, images: list[np.ndarray], device: torch.device) -> np.ndarray:
+    """``(N, K, 3)`` predictions of the training-time net on whole RGB images."""
+    deploy.eval()
+    out = [deploy(normalize(_image_tensor(img[None], device)))[0].float().cpu().numpy()
+           for img in images]
+    return np.stack(out) if out else np.zeros((0, 0, 3), np.float32)
+
+
+def mean_error(pred: np.ndarray, data: LabeledImages, scale: float) -> float:
+    """Mean Euclidean error in frame pixels over labeled points."""
+    d = np.linalg.norm(pred[..., :2] - data.keypoints, axis=2) / scale
+    return float(np.nanmean(d)) if np.isfinite(d).any() else math.nan
+
+
+class _Logger:
+    """``learning_stats.csv``; on resume, rows after the snapshot are dropped."""
+
+    def __init__(self, path: Path, resume_epoch: int | None):
+        self.path = path
+        rows = []
+        if resume_epoch is not None and path.exists():
+            with path.open() as f:
+                rows = [r for r in csv.DictReader(f) if int(r["epoch"]) <= resume_epoch]
+        with atomic_path(path) as tmp, tmp.open("w", newline="") as f:
+            writer = csv.DictWriter(f, LOG_FIELDS)
+            writer.writeheader()
+            writer.writerows(rows)
+
+    def write(self, row: dict) -> None:
+        with self.path.open("a", newline="") as f:
+            csv.DictWriter(f, LOG_FIELDS).writerow(row)
+
+
+class Trainer:
+    """Training of one network on images in memory; `model_dir` receives snapshots and log."""
+
+    def __init__(self, config: TrainConfig, bodyparts: tuple[str, ...], model_dir: ModelDir,
+                 train: LabeledImages, test: LabeledImages, progress: bool = True,
+                 flip_pairs: tuple[tuple[str, str], ...] = ()):
+        self.config, self.dir, self.bodyparts = config, model_dir, tuple(bodyparts)
+        self.train_data, self.test_data = train, test
+        self.progress = progress
+        self.device = resolve_device(config.device)
+        torch.manual_seed(config.seed)
+        n_kp = len(self.bodyparts)
+        self.net = build_network(config, n_kp).to(self.device)
+        self.cuda = self.device.type == "cuda"
+        if self.cuda and config.channels_last:
+            self.net = self.net.to(memory_format=torch.channels_last)
+        self.deploy = DeployNet(self.net, config.locref_std)
+        self.optimizer = torch.optim.AdamW(self.net.parameters(), lr=config.lr,
+                                           weight_decay=config.weight_decay)
+        self.amp_dtype = (torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16) \
+            if self.cuda and config.amp else None
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
+        augmenter = make_augmenter(config, self.bodyparts, flip_pairs)
+        self.augmenter = augmenter if augmenter.config.enabled else None
+        self.state = State()
+        self._session_start, self._wall_before = time.perf_counter(), 0.0
+        self.crop_hw = crop_hw(train, config)
+        self.iters_per_epoch = max(1, math.ceil(len(train) / config.batch_size))
+
+    # ------------------------------------------------------------ snapshots
+
+    def save_snapshot(self, path: Path, full: bool = True) -> None:
+        data = {"model": self.net.state_dict(), "state": vars(self.state).copy(),
+                "config": self.config.to_dict(), "bodyparts": list(self.bodyparts)}
+        if full:
+            data["optimizer"] = self.optimizer.state_dict()
+            data["scaler"] = self.scaler.state_dict()
+        with atomic_path(path) as tmp:
+            torch.save(data, tmp)
+
+    def load_snapshot(self, path: Path) -> None:
+        try:
+            data = torch.load(path, map_location=self.device, weights_only=True)
+            self.net.load_state_dict(data["model"])
+            self.optimizer.load_state_dict(data["optimizer"])
+            self.scaler.load_state_dict(data["scaler"])
+        except Exception as exc:  # truncated file, other net
+            raise ModelError(f"{path}: cannot resume from this snapshot ({exc})") from exc
+        self.state = State(**data["state"])
+        log.info("resumed from %s (epoch %d)", path, self.state.epoch)
+
+    def _save_numbered(self) -> None:
+        self.save_snapshot(self.dir.snapshot(self.state.epoch))
+        for old in self.dir.snapshots()[:-self.config.keep_snapshots]:
+            old.unlink()
+
+    # ------------------------------------------------------------ training
+
+    def _set_lr(self, progress: float, iteration_in_run: int) -> float:
+        warm = self.config.warmup_epochs * self.iters_per_epoch
+        factor = lr_factor(self.config, progress)
+        if iteration_in_run < warm:
+            factor *= (iteration_in_run + 1) / warm
+        lr = self.config.lr * factor
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        return lr
+
+    def step(self, images: torch.Tensor, keypoints: torch.Tensor) -> tuple[float, float]:
+        """One optimization step on ``(B, 3, H, W)`` [0, 1] images and ``(B, K, 2)`` px."""
+        if self.augmenter is not None:
+            images, keypoints = self.augmenter(images, keypoints)
+        x = normalize(images)
+        if self.cuda and self.config.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(self.device.type, dtype=self.amp_dtype or torch.bfloat16,
+                            enabled=self.amp_dtype is not None):
+            heatmaps, locref = self.net(x)
+        targets = make_targets(keypoints, heatmaps.shape[2:], self.config.stride,
+                               self.config.sigma, self.config.locref_std,
+                               self.config.locref_radius)
+        heat_loss, locref_loss = pose_loss(heatmaps, locref, targets, self.config.locref_weight)
+        loss = self.config.heatmap_weight * heat_loss + locref_loss
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        return float(self.config.heatmap_weight * heat_loss.detach()), float(locref_loss.detach())
+
+    def _epoch_batches(self, epoch: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        rng = np.random.default_rng([self.config.seed, epoch])
+        torch.manual_seed(self.config.seed * 1_000_003 + epoch)  # augmentation randomness
+        n, b = len(self.train_data), self.config.batch_size
+        repeats = math.ceil(self.iters_per_epoch * b / n)
+        order = np.concatenate([rng.permutation(n) for _ in range(repeats)])
+        return [crop_batch(self.train_data, order[i * b:(i + 1) * b], self.crop_hw,
+                           self.config.crop_margin, rng) for i in range(self.iters_per_epoch)]
+
+    def test_error(self) -> float:
+        data = self.test_data if len(self.test_data) else self.train_data
+        pred = predict_images(self.deploy, data.images, self.device)
+        self.net.train()
+        return mean_error(pred, data, self.config.input_scale)
+
+    def _train_epoch(self, bar: tqdm) -> dict:
+        """One epoch of steps; returns its log row (losses, lr, samples/s)."""
+        batches = self._epoch_batches(self.state.epoch)
+        b = self.config.batch_size
+        t0 = time.perf_counter()
+        heat = loc = lr = 0.0
+        for i, (images, kps) in enumerate(batches):
+            lr = self._set_lr(self._progress(), self.state.iteration)
+            h, lo = self.step(_image_tensor(images, self.device),
+                              torch.from_numpy(kps).to(self.device))
+            heat, loc = heat + h, loc + lo
+            self.state.iteration += 1
+            bar.update(1)
+            rate = (i + 1) * b / (time.perf_counter() - t0)
+            bar.set_postfix(loss=f"{(heat + loc) / (i + 1):.4f}", samples_s=f"{rate:.1f}")
+        if self.cuda:
+            torch.cuda.synchronize()
+        n = len(batches)
+        return {"loss": f"{(heat + loc) / n:.6f}", "heatmap_loss": f"{heat / n:.6f}",
+                "locref_loss": f"{loc / n:.6f}", "lr": f"{lr:.3g}",
+                "samples_per_s": f"{n * b / (time.perf_counter() - t0):.2f}"}
+
+    def _progress(self) -> float:
+        """Fraction of the run done: by epochs, or by the time budget if that is further."""
+        done = self.state.epoch / self.config.epochs
+        if self.config.max_minutes:
+            elapsed = self._wall_before + time.perf_counter() - self._session_start
+            done = max(done, elapsed / (60 * self.config.max_minutes))
+        return done
+
+    def _evaluate_epoch(self, final: bool) -> float:
+        """Test error every ``eval_every`` epochs (and at the end); keeps the best snapshot."""
+        if self.state.epoch % self.config.eval_every and not final:
+            return math.nan
+        error = self.test_error()
+        if error < self.state.best_error:
+            self.state.best_error, self.state.best_epoch = error, self.state.epoch
+            self.save_snapshot(self.dir.best_snapshot, full=False)
+        return error
+
+    def run(self) -> State:
+        """Train until ``epochs`` or the time budget; torch's thread count is set to
+        ``config.threads`` meanwhile and restored after."""
+        threads = torch.get_num_threads()
+        if self.config.threads:
+            torch.set_num_threads(self.config.threads)
+        try:
+            return self._run()
+        finally:
+            torch.set_num_threads(threads)
+
+    def _run(self) -> State:
+        cfg = self.config
+        logger = _Logger(self.dir.log_path, self.state.epoch if self.state.iteration else None)
+        self._session_start = last_save = time.perf_counter()
+        self._wall_before = self.state.wall_s
+        bar = tqdm(total=cfg.epochs * self.iters_per_epoch, unit="it", desc=f"train {cfg.net}",
+                   initial=self.state.epoch * self.iters_per_epoch, disable=not self.progress,
+                   dynamic_ncols=True)
+        self.net.train()
+        try:
+            while self.state.epoch < cfg.epochs:
+                if cfg.max_minutes and self._progress() >= 1.0 and self.state.epoch > 0:
+                    log.info("time budget of %.1f min reached after %d epochs", cfg.max_minutes,
+                             self.state.epoch)
+                    break
+                row = self._train_epoch(bar)
+                self.state.epoch += 1
+                final = self._progress() >= 1.0
+                error = self._evaluate_epoch(final)
+                self.state.wall_s = self._wall_before + time.perf_counter() - self._session_start
+                logger.write({"epoch": self.state.epoch, "iteration": self.state.iteration,
+                              "wall_s": f"{self.state.wall_s:.2f}", **row,
+                              "test_error": "" if math.isnan(error) else f"{error:.3f}"})
+                if not math.isnan(error):
+                    bar.write(f"epoch {self.state.epoch}: test error {error:.2f} px (best "
+                              f"{self.state.best_error:.2f} at epoch {self.state.best_epoch})")
+                if (self.state.epoch % cfg.save_every == 0 or final
+                        or time.perf_counter() - last_save > SNAPSHOT_SECONDS):
+                    self._save_numbered()
+                    last_save = time.perf_counter()
+        finally:
+            bar.close()
+        snapshots = self.dir.snapshots()
+        if not snapshots or snapshots[-1] != self.dir.snapshot(self.state.epoch):
+            self._save_numbered()
+        return self.state
+
+
+def train_network(project: str | Path | Project, config: TrainConfig | None = None,
+                  shuffle: int = 1, resume: bool = False, test_images: list[str] | None = None,
+                  progress: bool = True) -> ModelDir:
+    """Train shuffle `shuffle` of `project` with `config`; returns its model folder.
+
+    `resume` continues from the latest snapshot (with the stored config unless `config`
+    is given); `test_images` gives a user split (relative image paths).
+    """
+    if not isinstance(project, Project):
+        project = open_project(project)
+    model_dir = ModelDir.of(project, shuffle)
+    if config is None:
+        config = model_dir.read_config() if resume else TrainConfig()
+    labels = project.load_labels()
+    split = make_split(project, shuffle, model_dir.training_fraction, test_images=test_images,
+                       labels=labels)
+    train = load_images(project, labels, split.train, config.input_scale)
+    test = load_images(project, labels, split.test, config.input_scale)
+    log.info("training %s on %d images (%d test) of %s", config.net, len(train), len(test),
+             project.root)
+    trainer = Trainer(config, project.config.bodyparts, model_dir, train, test, progress,
+                      project.config.flip_pairs)
+    snapshots = model_dir.snapshots()
+    if resume and snapshots:
+        trainer.load_snapshot(snapshots[-1])
+    elif resume:
+        log.warning("%s: no snapshot to resume from; starting afresh", model_dir.train_dir)
+    if not resume or not snapshots:
+        for old in [*snapshots, model_dir.best_snapshot]:
+            old.unlink(missing_ok=True)
+    model_dir.write_config(config, {
+        "project": str(project.root), "bodyparts": list(project.config.bodyparts),
+        "split": str(split.path), "shuffle": shuffle, "training_fraction": split.training_fraction,
+        "crop_hw": list(trainer.crop_hw)})
+    state = trainer.run()
+    log.info("trained %d epochs in %.1f min; best test error %.2f px at epoch %d -> %s",
+             state.epoch, state.wall_s / 60, state.best_error, state.best_epoch, model_dir.path)
+    return model_dir
+
+
+def preview_augmentation(project: str | Path | Project, config: TrainConfig, shuffle: int = 1,
+                         path: str | Path | None = None, n: int = 8) -> Path:
+    """Write a picture of `n` training samples as the trainer feeds them (crops, then
+    `config`'s augmentation) with their keypoints drawn; returns its path."""
+    from train.model.augment.preview import write_augmentation_preview
+
+    if not isinstance(project, Project):
+        project = open_project(project)
+    model_dir = ModelDir.of(project, shuffle)
+    labels = project.load_labels()
+    split = make_split(project, shuffle, model_dir.training_fraction, labels=labels)
+    train = load_images(project, labels, split.train, config.input_scale)
+    rng = np.random.default_rng(config.seed)
+    images, kps = crop_batch(train, rng.permutation(len(train))[:n], crop_hw(train, config),
+                             config.crop_margin, rng)
+    path = Path(path) if path else model_dir.train_dir / "augmentation_preview.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_augmentation_preview(_image_tensor(images, torch.device("cpu")), torch.from_numpy(kps),
+                               make_augmenter(config, project.config.bodyparts,
+                                              project.config.flip_pairs), path)
+    return path

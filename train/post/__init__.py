@@ -1,0 +1,1 @@
+"""After analysis: smoothing and gap filling, labeled videos, offline triangulation."""
