@@ -225,7 +225,20 @@ class PoseModel:
         return out.cpu().numpy()
 
 
+BACKENDS = ("torch", "onnxruntime")
+
+
 def load_model(
-    path: str | Path, device: str | torch.device = "cpu", amp: bool = False
-) -> PoseModel:
+    path: str | Path, device: str | torch.device = "cpu", amp: bool = False,
+    backend: str = "torch", threads: int = 0,
+):
+    """The artifact at `path` behind :class:`PoseModel`'s interface, run by PyTorch or by
+    ONNX Runtime (:class:`train.model.onnx_backend.OnnxPoseModel`, with `threads` intra-op
+    threads; 0: its default)."""
+    if backend == "onnxruntime":
+        from train.model.onnx_backend import OnnxPoseModel
+
+        return OnnxPoseModel(path, str(device), threads)
+    if backend != "torch":
+        raise ModelError(f"unknown backend {backend!r}; choose one of {BACKENDS}")
     return PoseModel(path, device, amp)
