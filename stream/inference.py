@@ -9,6 +9,9 @@ after the first frame of a batch (frames of different sizes go in separate batch
   read them; the socket is drained on every turn and only the newest frame per camera
   is kept; every frame never processed is counted as skipped, exactly, from the
   per-camera sequence numbers (including the ones a source could not even send).
+  With ``in_step = "index" | "timestamp"`` and several cameras it takes one frame of
+  every camera from the same instant instead (:mod:`stream.instants`), so that a sync
+  node downstream gets complete instants even when the network is slower than the cameras.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import zmq
 
 from stream import messages as m
 from stream.bus import Listener
+from stream.instants import InstantPicker
 from stream.rig import InferenceSpec
 
 log = logging.getLogger(__name__)
@@ -129,11 +133,17 @@ class Runner:
 class Inbox:
     """Live mode: receives all the time on its own thread (a :class:`~stream.bus.Listener`),
     so that the newest frame of every camera is at hand when the network is free (a queue
-    would hand out the oldest one instead, one inference time stale)."""
+    would hand out the oldest one instead, one inference time stale). With ``in_step``
+    and several cameras, an :class:`~stream.instants.InstantPicker` holds the frames
+    instead, so that one instant of every camera goes to the network together."""
 
-    def __init__(self, sock: zmq.Socket, node):
+    def __init__(self, sock: zmq.Socket, node, spec: InferenceSpec):
         self.node = node
         self.pending = Pending(live=True)
+        self.picker = None
+        if spec.in_step and len(spec.cameras) > 1:
+            self.picker = InstantPicker(spec.name, spec.cameras, spec.in_step,
+                                        spec.tolerance_ms, spec.stale_ms)
         self.ends: list[m.End] = []
         self.cond = threading.Condition()
         self.listener = Listener(node.bus, sock, self._feed, POLL_MS)
@@ -141,27 +151,44 @@ class Inbox:
     def _feed(self, msg: m.Message) -> None:
         with self.cond:
             if isinstance(msg, m.Frame):
-                self.pending.add(msg)
+                if self.picker is not None:
+                    self.picker.add(msg, time.monotonic())
+                else:
+                    self.pending.add(msg)
             elif isinstance(msg, m.End):
                 self.ends.append(msg)
             self.cond.notify()
 
+    def skipped(self, camera: str) -> int:
+        return (self.picker or self.pending).skipped[camera]
+
     def take(self, batch_size: int, cameras: int, wait_s: float):
-        """Wait for frames; then up to `wait_s` for one of every camera (a full batch);
-        returns ``(frames, ends)``, the frames of an ending camera included."""
+        """Wait for frames; then up to `wait_s` for one of every camera (a full batch, or
+        in step: one complete instant); returns ``(frames, ends)``, the frames of an
+        ending camera included (in step: left out, they would only make partial instants)."""
+        waiting = self.picker if self.picker is not None else self.pending
         with self.cond:
-            if not self.cond.wait_for(lambda: self.pending or self.ends, POLL_MS / 1000):
+            if not self.cond.wait_for(lambda: len(waiting) or self.ends, POLL_MS / 1000):
                 return [], []
-            want = min(batch_size, cameras)
-            self.cond.wait_for(lambda: len(self.pending) >= want or self.ends, wait_s)
+            if self.picker is not None:
+                picker = self.picker
+                self.cond.wait_for(
+                    lambda: self.ends or picker.complete(time.monotonic()) is not None, wait_s)
+                frames = picker.take(picker.complete(time.monotonic()) or picker.newest())
+            else:
+                want = min(batch_size, cameras)
+                self.cond.wait_for(lambda: len(self.pending) >= want or self.ends, wait_s)
+                frames = self.pending.take(limit=batch_size)
             ends, self.ends = self.ends, []
-            frames = self.pending.take(limit=batch_size)
             for end in ends:
-                frames += self.pending.take(end.camera)
-                self.pending.end(end)
-            self.node.stats.drop(self.pending.unreported)
-            self.pending.unreported = 0
-            self.node.stats.queue = len(self.pending)
+                if self.picker is not None:
+                    self.picker.end(end)
+                else:
+                    frames += self.pending.take(end.camera)
+                    self.pending.end(end)
+            self.node.stats.drop(waiting.unreported)
+            waiting.unreported = 0
+            self.node.stats.queue = len(waiting)
             return frames, ends
 
 
@@ -186,7 +213,7 @@ def _forward_end(spec: InferenceSpec, node, runner: Runner, end: m.End, skipped:
 
 
 def run_live(spec: InferenceSpec, node, inp: zmq.Socket, runner: Runner) -> set[str]:
-    inbox = Inbox(inp, node)
+    inbox = Inbox(inp, node, spec)
     inbox.listener.start()
     ended: set[str] = set()
     try:
@@ -200,7 +227,7 @@ def run_live(spec: InferenceSpec, node, inp: zmq.Socket, runner: Runner) -> set[
                 runner.run(frames)
             for end in ends:
                 ended.add(end.camera)
-                _forward_end(spec, node, runner, end, inbox.pending.skipped[end.camera])
+                _forward_end(spec, node, runner, end, inbox.skipped(end.camera))
             node.stats.tick()
     finally:
         inbox.listener.close()

@@ -36,6 +36,7 @@ the field.
 from __future__ import annotations
 
 import socket
+import time
 from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 
@@ -61,6 +62,8 @@ class SourceSpec:
     mode: str = "batch"
     playlist: list[list[str]] = field(default_factory=list)  # [[camera, video], ...]
     preview_endpoint: str = ""  # live: frames also published here for viewers
+    jitter_ms: float = 0.0  # synthetic: capture time spread uniformly by +- this much
+    start_ns: int = 0  # synthetic: the rig's common clock (frame k is due at start + k / fps)
 
     @property
     def cameras(self) -> list[str]:
@@ -77,6 +80,9 @@ class InferenceSpec:
     max_wait_ms: float = 10.0
     threads: int = 0  # torch threads (0: torch's default)
     amp: bool = False  # float16 autocast and channels_last (CUDA only)
+    in_step: str = ""  # live, several cameras: "index" | "timestamp", one frame of each per instant
+    tolerance_ms: float = 5.0  # in_step "timestamp": stamps of one instant differ at most this
+    stale_ms: float = 1000.0  # in_step: a camera silent this long is reported and not waited for
     endpoint: str = ""
     mode: str = "batch"
     input_endpoints: list[str] = field(default_factory=list)
@@ -247,7 +253,8 @@ def load_rig(path: str | Path) -> Rig:
         return value
 
     sources = [
-        _build(SourceSpec, t, f"{path}: source[{i}]", ("mode", "playlist", "preview_endpoint"))
+        _build(SourceSpec, t, f"{path}: source[{i}]",
+               ("mode", "playlist", "preview_endpoint", "start_ns"))
         for i, t in enumerate(tables("source"))
     ]
     infer = [
@@ -309,6 +316,12 @@ def _resolve(rig: Rig, base: Path) -> None:
         inf.model = str(model)
         _positive(w, "batch_size", inf.batch_size)
         _positive(w, "max_wait_ms", inf.max_wait_ms, zero_ok=True)
+        if inf.in_step not in ("",) + SYNC_BY:
+            raise ConfigError(
+                f"{w}: field 'in_step' must be one of {SYNC_BY} or \"\", got {inf.in_step!r}"
+            )
+        _positive(w, "tolerance_ms", inf.tolerance_ms, zero_ok=True)
+        _positive(w, "stale_ms", inf.stale_ms)
         inf.mode = rig.mode
         inf.endpoint = inf.endpoint or free_endpoint(rig.host)
         inf.input_endpoints = [by_name[n].endpoint for n in inf.inputs]
@@ -330,6 +343,7 @@ def _inputs(where: str, inputs: list[str], allowed: dict, what: str) -> None:
 
 def _resolve_sources(rig: Rig, base: Path) -> None:
     where = str(rig.path)
+    start_ns = time.time_ns()  # one clock for every synthetic camera of the rig
     for i, s in enumerate(rig.sources):
         w = f"{where}: source[{i}] ({s.name})"
         if s.kind not in SOURCE_KINDS[:-1]:
@@ -347,6 +361,8 @@ def _resolve_sources(rig: Rig, base: Path) -> None:
         s.camera = s.camera or s.name
         s.mode = rig.mode
         s.endpoint = s.endpoint or free_endpoint(rig.host)
+        _positive(w, "jitter_ms", s.jitter_ms, zero_ok=True)
+        s.start_ns = start_ns
     cameras = [c for s in rig.sources for c in s.cameras]
     if len(set(cameras)) != len(cameras):
         raise ConfigError(f"{where}: camera names must be unique, got {cameras}")

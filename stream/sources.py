@@ -10,6 +10,7 @@ the gap in sequence numbers tells the consumer exactly how many it missed).
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -73,6 +74,10 @@ def camera_frames(device: str, limit: int = 0) -> Iterator[tuple[int, np.ndarray
 
 
 def synthetic_frames(spec: SourceSpec) -> Iterator[tuple[int, np.ndarray]]:
+    """The synthetic animal. Paced (``fps``), it is a triggered camera on the rig's clock:
+    frame index k is the tick due at ``start_ns + k / fps`` (the same instant, and the same
+    image of the animal, for every synthetic camera of the rig); ticks already past
+    when a frame is ready are skipped, as a camera that cannot keep up skips triggers."""
     from train.synth.animal import SynthConfig, SyntheticAnimal
 
     n = spec.max_frames or 300
@@ -81,8 +86,22 @@ def synthetic_frames(spec: SourceSpec) -> Iterator[tuple[int, np.ndarray]]:
             width=spec.width, height=spec.height, n_frames=n, fps=spec.fps or 30.0, seed=spec.seed
         )
     )
-    for i in range(n):
-        yield i, animal.render(i)
+    if not spec.fps:
+        for i in range(n):
+            yield i, animal.render(i)
+        return
+    period_ns = 1e9 / spec.fps
+    start = spec.start_ns or m.now_ns()
+    tick = -1
+    for _ in range(n):
+        tick = max(tick + 1, math.ceil((m.now_ns() - start) / period_ns))
+        yield tick, animal.render(tick % n)
+
+
+def _trigger_time(spec: SourceSpec, index: int, rng: np.random.Generator) -> float:
+    """Wall-clock seconds when synthetic frame `index` is captured (tick +- jitter)."""
+    jitter = rng.uniform(-spec.jitter_ms, spec.jitter_ms) * 1e6 if spec.jitter_ms else 0.0
+    return (spec.start_ns + index * 1e9 / spec.fps + jitter) / 1e9
 
 
 def streams(spec: SourceSpec) -> list[tuple[str, Iterator[tuple[int, np.ndarray]]]]:
@@ -140,10 +159,16 @@ def run(spec: SourceSpec, node) -> None:
             break
         seq = -1
         next_t = time.monotonic()
+        triggered = spec.kind == "synthetic" and spec.fps and spec.start_ns
+        rng = np.random.default_rng(spec.seed)
         for index, image in frames:
             if node.stop.requested:
                 break
-            if period:
+            if triggered:
+                delay = _trigger_time(spec, index, rng) - time.time()
+                if delay > 0:
+                    time.sleep(delay)
+            elif period:
                 # pace like a camera: sleep to the next tick, never catch up in a burst
                 delay = next_t - time.monotonic()
                 if delay > 0:

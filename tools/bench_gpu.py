@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_stream import make_video, pipeline_fps  # noqa: E402
 
-from stream.recorder import read_recording, recording_path  # noqa: E402
+from stream.recording import read_recording, recording_path  # noqa: E402
 from stream.supervisor import run_rig  # noqa: E402
 from train.data.video import VideoReader  # noqa: E402
 from train.model.artifact import ModelMeta, PoseModel, export_model  # noqa: E402

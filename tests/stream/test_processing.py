@@ -11,7 +11,7 @@ from stream.outputs import LogWriter, SerialWriter, read_output_log
 from stream.processing import load_processor, match_triggers, outputs_of, region_entries
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "roi_processor.py"
-REGION = [150.0, 40.0, 300.0, 200.0]  # seed 4: the snout goes in and out of it
+REGION = [60.0, 60.0, 160.0, 180.0]  # seed 2: the snout enters it three times
 
 
 def read_pty(fd: int, timeout: float = 2.0) -> bytes:
@@ -26,7 +26,7 @@ def walking_poses(n: int = 300):
     """The synthetic animal's exact snout track as 2D pose messages, and its truth."""
     from train.synth.animal import BODYPARTS, SynthConfig, SyntheticAnimal
 
-    animal = SyntheticAnimal(SynthConfig(width=320, height=240, n_frames=n, seed=4))
+    animal = SyntheticAnimal(SynthConfig(width=320, height=240, n_frames=n, seed=2))
     truth = animal.poses().data
     msgs = [m.Poses2D("cam0", i, i, 1_000_000 * i, 1_000_000 * i, "gt", tuple(BODYPARTS),
                       truth[i].astype(np.float32)) for i in range(n)]
