@@ -31,7 +31,7 @@ class InstantPicker:
         self.by_index = by == "index"
         self.tolerance = int(tolerance_ms * 1e6)
         self.stale_s = stale_ms / 1000
-        self.frames: dict[str, deque[tuple[float, m.Frame]]] = {c: deque() for c in self.cameras}
+        self.frames: dict[str, deque[tuple[float, m.FrameMessage]]] = {c: deque() for c in self.cameras}
         self.last_seq: dict[str, int] = defaultdict(lambda: -1)
         self.last_arrival: dict[str, float] = {}
         self.first_arrival: float | None = None  # a camera never heard of counts from here
@@ -47,7 +47,7 @@ class InstantPicker:
         self.skipped[camera] += n
         self.unreported += n
 
-    def add(self, frame: m.Frame, now: float) -> None:
+    def add(self, frame: m.FrameMessage, now: float) -> None:
         camera = frame.camera
         if camera not in self.frames:
             log.warning("%s: frame of unexpected camera %r dropped", self.name, camera)
@@ -68,7 +68,7 @@ class InstantPicker:
             queue.popleft()
             self._skip(camera)
 
-    def end(self, end: m.End) -> list[m.Frame]:
+    def end(self, end: m.EndMessage) -> list[m.FrameMessage]:
         """`end.camera` ended: its frames not yet taken are skipped; none are returned
         (a lone camera's last frames would only make partial instants)."""
         self.ended.add(end.camera)
@@ -98,10 +98,10 @@ class InstantPicker:
             out.append(c)
         return out
 
-    def _key(self, frame: m.Frame) -> int:
+    def _key(self, frame: m.FrameMessage) -> int:
         return frame.index if self.by_index else frame.t_capture
 
-    def _match(self, anchor: m.Frame, camera: str) -> m.Frame | None:
+    def _match(self, anchor: m.FrameMessage, camera: str) -> m.FrameMessage | None:
         key = self._key(anchor)
         best = None
         for _, f in self.frames[camera]:
@@ -112,7 +112,7 @@ class InstantPicker:
                 best = f
         return best
 
-    def complete(self, now: float) -> list[m.Frame] | None:
+    def complete(self, now: float) -> list[m.FrameMessage] | None:
         """The newest instant every running camera has a frame of, or None."""
         cameras = self.running(now)
         if not cameras or any(not self.frames[c] for c in cameras):
@@ -125,7 +125,7 @@ class InstantPicker:
                 return group
         return None
 
-    def newest(self) -> list[m.Frame]:
+    def newest(self) -> list[m.FrameMessage]:
         """A partial instant: the newest frame of the camera that sent last, and the
         matching frames of the others that have one."""
         latest = [q[-1] for q in self.frames.values() if q]
@@ -140,7 +140,7 @@ class InstantPicker:
                     group.append(f)
         return group
 
-    def take(self, group: list[m.Frame]) -> list[m.Frame]:
+    def take(self, group: list[m.FrameMessage]) -> list[m.FrameMessage]:
         """Remove `group` and everything older of every camera (older ones counted as
         skipped); returns `group`."""
         if not group:

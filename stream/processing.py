@@ -2,9 +2,9 @@
 or 3D instant, its outputs stamped and handed to the writers of :mod:`stream.outputs`.
 
 A processor is any class with ``process(pose) -> dict | list[dict] | None`` (and
-optionally ``close()``); `pose` is a :class:`stream.messages.Poses2D` (``camera``,
+optionally ``close()``); `pose` is a :class:`stream.messages.Pose2DMessage` (``camera``,
 ``index``, ``t_capture``, ``bodyparts``, ``poses (K, 3)`` x, y, likelihood) or a
-:class:`stream.messages.Poses3D` (``group``, ``xyz (K, 3)``, ``score``, ...). The rig file
+:class:`stream.messages.Pose3DMessage` (``group``, ``xyz (K, 3)``, ``score``, ...). The rig file
 names it by file path and class name, with keyword arguments for its constructor;
 ``examples/roi_processor.py`` is one. Trigger scoring against ground truth
 (:func:`match_triggers`) lives here too, for tests and the virtual experiment.

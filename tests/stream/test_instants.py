@@ -13,7 +13,7 @@ PERIOD = 33_333_333
 
 
 def frame(camera, k, jitter_ns=0):
-    return m.Frame(camera, k, k, 10**12 + k * PERIOD + jitter_ns, IMG)
+    return m.FrameMessage(camera, k, k, 10**12 + k * PERIOD + jitter_ns, IMG)
 
 
 @pytest.mark.parametrize("by", ["index", "timestamp"])
@@ -72,7 +72,7 @@ def test_three_cameras_into_a_half_rate_network_give_complete_instants(tmp_path,
     poses = []
     for c, rec in enumerate(recs):
         for k in range(len(rec["index"])):
-            poses.append(m.Poses2D(f"cam{c}", k, int(rec["index"][k]), int(rec["t_capture"][k]),
+            poses.append(m.Pose2DMessage(f"cam{c}", k, int(rec["index"][k]), int(rec["t_capture"][k]),
                                    0, "s", ("head", "tail"), rec["poses"][k]))
     groups = []
     for pose in sorted(poses, key=lambda p: p.t_capture):

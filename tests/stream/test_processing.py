@@ -28,7 +28,7 @@ def walking_poses(n: int = 300):
 
     animal = SyntheticAnimal(SynthConfig(width=320, height=240, n_frames=n, seed=2))
     truth = animal.poses().data
-    msgs = [m.Poses2D("cam0", i, i, 1_000_000 * i, 1_000_000 * i, "gt", tuple(BODYPARTS),
+    msgs = [m.Pose2DMessage("cam0", i, i, 1_000_000 * i, 1_000_000 * i, "gt", tuple(BODYPARTS),
                       truth[i].astype(np.float32)) for i in range(n)]
     return msgs, region_entries(truth[:, 0, :2], REGION, margin=2.0)
 
