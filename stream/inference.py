@@ -92,9 +92,10 @@ class Runner:
     """Runs the model on batches and sends one Pose2DMessage per frame."""
 
     def __init__(self, spec: InferenceSpec, node, out: zmq.Socket):
-        from train.model.artifact import PoseModel
+        from train.model.artifact import load_model
 
-        self.model = PoseModel(spec.model, spec.device, amp=spec.amp)
+        self.model = load_model(spec.model, spec.device, amp=spec.amp, backend=spec.backend,
+                                threads=spec.threads)
         self.scorer = self.model.meta.scorer
         self.node = node
         self.out = out

@@ -80,6 +80,7 @@ class InferenceSpec:
     max_wait_ms: float = 10.0
     threads: int = 0  # torch threads (0: torch's default)
     amp: bool = False  # float16 autocast and channels_last (CUDA only)
+    backend: str = "torch"  # "torch" | "onnxruntime" (the same artifact, a faster CPU path)
     in_step: str = ""  # live, several cameras: "index" | "timestamp", one frame of each per instant
     tolerance_ms: float = 5.0  # in_step "timestamp": stamps of one instant differ at most this
     stale_ms: float = 1000.0  # in_step: a camera silent this long is reported and not waited for
@@ -316,6 +317,10 @@ def _resolve(rig: Rig, base: Path) -> None:
         inf.model = str(model)
         _positive(w, "batch_size", inf.batch_size)
         _positive(w, "max_wait_ms", inf.max_wait_ms, zero_ok=True)
+        from train.model.artifact import BACKENDS
+
+        if inf.backend not in BACKENDS:
+            raise ConfigError(f"{w}: field 'backend' must be one of {BACKENDS}, got {inf.backend!r}")
         if inf.in_step not in ("",) + SYNC_BY:
             raise ConfigError(
                 f"{w}: field 'in_step' must be one of {SYNC_BY} or \"\", got {inf.in_step!r}"
