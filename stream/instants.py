@@ -31,7 +31,9 @@ class InstantPicker:
         self.by_index = by == "index"
         self.tolerance = int(tolerance_ms * 1e6)
         self.stale_s = stale_ms / 1000
-        self.frames: dict[str, deque[tuple[float, m.FrameMessage]]] = {c: deque() for c in self.cameras}
+        # per camera: (arrival time, frame), oldest first
+        self.frames: dict[str, deque[tuple[float, m.FrameMessage]]] = {
+            c: deque() for c in self.cameras}
         self.last_seq: dict[str, int] = defaultdict(lambda: -1)
         self.last_arrival: dict[str, float] = {}
         self.first_arrival: float | None = None  # a camera never heard of counts from here

@@ -320,7 +320,8 @@ def _resolve(rig: Rig, base: Path) -> None:
         from train.model.artifact import BACKENDS
 
         if inf.backend not in BACKENDS:
-            raise ConfigError(f"{w}: field 'backend' must be one of {BACKENDS}, got {inf.backend!r}")
+            raise ConfigError(
+                f"{w}: field 'backend' must be one of {BACKENDS}, got {inf.backend!r}")
         if inf.in_step not in ("",) + SYNC_BY:
             raise ConfigError(
                 f"{w}: field 'in_step' must be one of {SYNC_BY} or \"\", got {inf.in_step!r}"

@@ -74,8 +74,9 @@ def test_three_cameras_into_a_half_rate_network_give_complete_instants(tmp_path,
     poses = []
     for c, rec in enumerate(recs):
         for k in range(len(rec["index"])):
-            poses.append(m.Pose2DMessage(f"cam{c}", k, int(rec["index"][k]), int(rec["t_capture"][k]),
-                                   0, "s", ("head", "tail"), rec["poses"][k]))
+            poses.append(m.Pose2DMessage(f"cam{c}", k, int(rec["index"][k]),
+                                         int(rec["t_capture"][k]), 0, "s", ("head", "tail"),
+                                         rec["poses"][k]))
     groups = []
     for pose in sorted(poses, key=lambda p: p.index):
         groups += grouper.add(pose, 0.0)
