@@ -50,6 +50,7 @@ def test_a_stopped_camera_is_named_and_no_longer_waited_for(caplog):
     assert "c" in picker.running(now=1.4)
 
 
+@pytest.mark.slow  # five processes: on a loaded 2-core machine they take minutes to start
 def test_three_cameras_into_a_half_rate_network_give_complete_instants(tmp_path, slow_model):
     """3 synthetic cameras at 30 fps (+-3 ms capture jitter) into an inference node that
     manages about half that rate or less: the instants the sync node's grouping makes of
