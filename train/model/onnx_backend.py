@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from calib.errors import ModelError
-from train.model.artifact import PoseModel
+from train.model.artifact import PoseModel, frame_batch
 
 log = logging.getLogger(__name__)
 
@@ -137,13 +137,7 @@ class OnnxPoseModel:
 
     def __call__(self, frames: np.ndarray, bgr: bool = True) -> np.ndarray:
         """``(B, H, W, 3)`` or ``(H, W, 3)`` uint8 frames -> ``(B, K, 3)`` float32 numpy."""
-        frames = np.asarray(frames)
-        if frames.ndim == 3:
-            frames = frames[None]
-        if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[3] != 3:
-            raise ModelError(
-                f"frames must be (B, H, W, 3) uint8, got {frames.shape} {frames.dtype}"
-            )
+        frames = frame_batch(frames)
         if not bgr:  # the graph takes OpenCV's order
             frames = frames[..., ::-1]
         session = self.prepare(frames.shape[1], frames.shape[2])
