@@ -161,7 +161,7 @@ class Inbox:
             self.cond.notify()
 
     def skipped(self, camera: str) -> int:
-        return (self.picker or self.pending).skipped[camera]
+        return (self.picker if self.picker is not None else self.pending).skipped[camera]
 
     def take(self, batch_size: int, cameras: int, wait_s: float):
         """Wait for frames; then up to `wait_s` for one of every camera (a full batch, or
