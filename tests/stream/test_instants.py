@@ -89,5 +89,7 @@ def test_three_cameras_into_a_half_rate_network_give_complete_instants(tmp_path,
     steady = [g for g in groups if started <= g.index <= stopped]
     complete = sum(not g.partial for g in steady)
     processed = max(len(r["index"]) for r in recs)
+    print(f"in step: {complete} of {len(steady)} instants complete while all 3 cameras ran; "
+          f"{processed} of 150 frames per camera processed")
     assert processed < 130, "the network must be slower than the cameras for this test"
     assert len(steady) >= 5 and complete / len(steady) >= 0.95, (complete, len(steady))
