@@ -85,15 +85,26 @@ def to_table(recording: Path, video: str, folder: str, csv: bool, last_index: in
     """Write the DeepLabCut analysis table of a recording: one row per frame index up to
     `last_index` (or the last one recorded), NaN where a frame has no pose (skipped in
     live mode)."""
+    from train.data.analysis_meta import write_analysis_meta
     from train.data.keypoints import Poses2D
     from train.data.tables import analysis_path, write_analysis
+    from train.data.video import VideoReader
 
     rec = read_recording(recording)
     n = max(int(rec["index"].max()) + 1 if len(rec["index"]) else 0, last_index + 1)
     data = np.full((n, len(rec["bodyparts"]), 3), np.nan, np.float32)
     data[rec["index"]] = rec["poses"]
     path = analysis_path(video, rec["scorer"], folder)
-    return write_analysis(Poses2D(rec["bodyparts"], data), rec["scorer"], path, csv=csv)
+    table = write_analysis(Poses2D(rec["bodyparts"], data), rec["scorer"], path, csv=csv)
+    if Path(video).is_file():  # a video source, not a camera or an image folder
+        with VideoReader(video) as reader:
+            fps, size = reader.fps, reader.size
+        times = None
+        if len(rec["t_capture"]):
+            times = (rec["t_capture"].min() / 1e9, rec["t_record"].max() / 1e9)
+        # DeepLabCut's create_labeled_video reads the frame size from this side file
+        write_analysis_meta(table, rec["scorer"], rec["bodyparts"], n, fps, size, times=times)
+    return table
 
 
 class Recorder:
