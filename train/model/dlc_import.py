@@ -230,10 +230,12 @@ def _read_yaml(path: Path) -> dict:
 def build_network(model: DlcModel) -> DlcPoseNet:
     """The network of `model` with its weights loaded strictly, in eval mode."""
     net = DlcPoseNet(model.config, model.source)
-    result = net.load_state_dict(model.weights, strict=False)
-    if result.missing_keys or result.unexpected_keys:
-        raise ModelError(f"{model.source}: weights do not fit the config's network (missing "
-                         f"{result.missing_keys[:3]}, unexpected {result.unexpected_keys[:3]})")
+    try:
+        net.load_state_dict(model.weights)
+    except RuntimeError as exc:  # missing, unexpected or mis-shaped tensors
+        first = str(exc).splitlines()[1].strip() if "\n" in str(exc) else str(exc)
+        raise ModelError(f"{model.source}: weights do not fit the config's network "
+                         f"({first})") from None
     return net.eval()
 
 

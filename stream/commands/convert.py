@@ -1,0 +1,24 @@
+"""Convert an analysis between formats: DeepLabCut .h5/.csv and NWB (ndx-pose), by suffix."""
+
+import argparse
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("source", help="analysis table (.h5, .csv) or .nwb")
+    parser.add_argument("out", help="output file; its suffix picks the format (.nwb, .h5, .csv)")
+    parser.add_argument("--video", help="the analyzed video (frame rate, size, name for NWB)")
+    parser.add_argument("--fps", type=float, default=30.0,
+                        help="frame rate when no --video is given (default 30)")
+    parser.add_argument("--config", help="project (folder or config.yaml) whose skeleton to "
+                                         "store")
+
+
+def main(args: argparse.Namespace) -> None:
+    from train.io.convert import convert_analysis
+
+    skeleton = ()
+    if args.config:
+        from train.data.config import load_config
+
+        skeleton = load_config(args.config).skeleton
+    print(convert_analysis(args.source, args.out, args.fps, args.video, skeleton))
