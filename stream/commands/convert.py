@@ -1,11 +1,12 @@
-"""Convert an analysis between formats: DeepLabCut .h5/.csv and NWB (ndx-pose), by suffix."""
+"""Convert an analysis between formats, by suffix: DeepLabCut .h5/.csv, NWB, SLEAP .slp."""
 
 import argparse
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("source", help="analysis table (.h5, .csv) or .nwb")
-    parser.add_argument("out", help="output file; its suffix picks the format (.nwb, .h5, .csv)")
+    parser.add_argument("source", help="analysis table (.h5, .csv), .nwb or .slp")
+    parser.add_argument("out", help="output file; its suffix picks the format (.nwb, .slp, .h5, "
+                                    ".csv)")
     parser.add_argument("--video", help="the analyzed video (frame rate, size, name for NWB)")
     parser.add_argument("--fps", type=float, default=30.0,
                         help="frame rate when no --video is given (default 30)")
