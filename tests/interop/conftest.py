@@ -30,7 +30,7 @@ class Dlc:
     python: Path
     workdir: Path
 
-    def run(self, steps: list[dict], timeout: float = 900) -> list[dict]:
+    def run(self, steps: list[dict], timeout: float = 3600) -> list[dict]:
         """Results of `steps`, one per step: ``{"ok": True, "value": ...}`` or
         ``{"ok": False, "error": ...}``."""
         n = len(list(self.workdir.glob("steps-*.json")))

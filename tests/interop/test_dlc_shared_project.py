@@ -69,7 +69,7 @@ def _dlc_round(config: str, video: Path, work: Path) -> list[dict]:
 @pytest.fixture(scope="module")
 def shared(dlc, tmp_path_factory):
     work = tmp_path_factory.mktemp("shared")
-    project = make_synthetic_project(work, SynthConfig(160, 128, 32, seed=5), n_labeled=10,
+    project = make_synthetic_project(work, SynthConfig(128, 96, 24, seed=5), n_labeled=10,
                                      progress=False)
     root, config = project.root, str(project.config_path)
     (video,) = project.videos()
