@@ -2,10 +2,12 @@
 
 import argparse
 
+from stream.commands._arguments import add_project, output_file
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("project", help="project folder or its config.yaml")
-    parser.add_argument("out", help="output file (.slp, .nwb, ...)")
+    add_project(parser)
+    parser.add_argument("out", type=output_file, help="output file (.slp, .nwb, ...)")
 
 
 def main(args: argparse.Namespace) -> None:

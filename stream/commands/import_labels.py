@@ -2,10 +2,14 @@
 
 import argparse
 
+from stream.commands._arguments import existing_file, output_folder
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("labels", help="labels file (its suffix picks the reader)")
-    parser.add_argument("--workdir", default=".", help="folder to create the project in")
+    parser.add_argument("labels", type=existing_file,
+                        help="labels file (its suffix picks the reader)")
+    parser.add_argument("--workdir", default=".", type=output_folder,
+                        help="folder to create the project in")
     parser.add_argument("--name", help="the project's task name (default: the file's stem)")
     parser.add_argument("--scorer", default="imported", help="scorer of the labels (imported)")
 
