@@ -43,35 +43,75 @@ class CameraDetections:
     n_failed: int = 0
 
 
-def square_size_px(board: Board, det: Detection) -> float:
-    """Median side of one board square in pixels, from neighboring corners."""
+# Subpixel refinement, chosen by measurement on photo-like renders (issue 13; numbers in
+# the README and tools/bench_corner_refinement.py). cornerSubPix assumes that every edge
+# in its window runs through the corner; its Gaussian weights reach about the half-window.
+# Blur, perspective and barrel distortion bring the next edges (and the board's outer
+# edge) close to a corner, so the half-window follows the shortest distance from the corner
+# to a neighbouring corner in the image, and a corner that a second, smaller window puts
+# elsewhere is dropped: one of the two windows reached an edge it must not see.
+HALF_WINDOW_PER_SIDE = 0.35
+MAX_HALF_WINDOW = 9
+MIN_HALF_WINDOW = 2
+CHECK_WINDOW_RATIO = 0.6
+MAX_DISAGREEMENT_PX = 0.3
+_SUBPIX_CRITERIA = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 50, 1e-3)
+
+
+def local_sides(board: Board, det: Detection) -> np.ndarray:
+    """Per corner, the distance (px) to its nearest neighbour along the board's rows and
+    columns ``(M,)``; ``inf`` for a corner without a detected neighbour."""
     grid = board.corner_grid(det.ids)
-    lookup = {tuple(g): i for i, g in enumerate(grid)}
-    sides = [np.linalg.norm(det.corners[i] - det.corners[lookup[(c + dc, r + dr)]])
-             for i, (c, r) in enumerate(grid) for dc, dr in ((1, 0), (0, 1))
-             if (c + dc, r + dr) in lookup]
-    return float(np.median(sides)) if sides else 0.0
+    lookup = {(int(c), int(r)): i for i, (c, r) in enumerate(grid)}
+    out = np.full(len(grid), np.inf)
+    for i, (c, r) in enumerate(grid):
+        for dc, dr in ((1, 0), (-1, 0), (0, 1), (0, -1)):
+            j = lookup.get((int(c) + dc, int(r) + dr))
+            if j is not None:
+                out[i] = min(out[i], float(np.linalg.norm(det.corners[i] - det.corners[j])))
+    return out
+
+
+def half_windows(board: Board, det: Detection) -> np.ndarray | None:
+    """The ``cornerSubPix`` half-window of each corner ``(M,)`` int: ``HALF_WINDOW_PER_SIDE``
+    of its :func:`local_sides` (the median of the others where it has no neighbour), within
+    ``MIN_HALF_WINDOW``..``MAX_HALF_WINDOW``; on a ChArUco board also at most 80% of the
+    white rim between the corner and the markers. None when no corner has a neighbour."""
+    sides = local_sides(board, det)
+    finite = np.isfinite(sides)
+    if not finite.any():
+        return None
+    sides[~finite] = np.median(sides[finite])
+    limit = HALF_WINDOW_PER_SIDE * sides
+    if board.kind == "charuco":
+        rim = 0.5 * (board.square_length - board.marker_length) / board.square_length
+        limit = np.minimum(limit, 0.8 * rim * sides)
+    return np.clip(np.round(limit), MIN_HALF_WINDOW, MAX_HALF_WINDOW).astype(int)
+
+
+def subpixel(gray: np.ndarray, corners: np.ndarray, halves: np.ndarray) -> np.ndarray:
+    """``cornerSubPix`` of `corners` ``(M, 2)``, each with its own half-window ``(M,)``."""
+    pts = corners.astype(np.float32).reshape(-1, 1, 2)
+    out = pts.copy()
+    for half in np.unique(halves):
+        sel = np.flatnonzero(halves == half)
+        out[sel] = cv2.cornerSubPix(gray, np.ascontiguousarray(pts[sel]), (int(half), int(half)),
+                                    (-1, -1), _SUBPIX_CRITERIA)
+    return out.reshape(-1, 2).astype(np.float64)
 
 
 def refine_corners(gray: np.ndarray, board: Board, det: Detection) -> Detection:
-    """Subpixel corner refinement with a window sized to the squares in pixels.
-
-    The half-window is a third of a square side on a checkerboard; on a ChArUco board it
-    must also stay inside the white rim between the corner and the nearest marker, so it
-    is at most 80% of that rim. At least 2 px, at most 15 px.
-    """
-    side = square_size_px(board, det)
-    if side <= 0:
+    """Subpixel corners with windows sized to the local squares (:func:`half_windows`);
+    corners where a window of ``CHECK_WINDOW_RATIO`` times the size lands more than
+    ``MAX_DISAGREEMENT_PX`` away are dropped."""
+    halves = half_windows(board, det)
+    if halves is None:
         return det
-    limit = side / 3.0
-    if board.kind == "charuco":
-        rim = 0.5 * (board.square_length - board.marker_length) / board.square_length * side
-        limit = min(limit, 0.8 * rim)
-    half = int(np.clip(round(limit), 2, 15))
-    pts = det.corners.astype(np.float32).reshape(-1, 1, 2)
-    criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 50, 1e-3)
-    refined = cv2.cornerSubPix(gray, pts, (half, half), (-1, -1), criteria)
-    return Detection(det.ids, refined.reshape(-1, 2).astype(np.float64))
+    refined = subpixel(gray, det.corners, halves)
+    small = np.maximum(np.round(CHECK_WINDOW_RATIO * halves), MIN_HALF_WINDOW).astype(int)
+    check = subpixel(gray, det.corners, small)
+    keep = np.linalg.norm(refined - check, axis=1) <= MAX_DISAGREEMENT_PX
+    return Detection(det.ids[keep], refined[keep])
 
 
 class BoardDetector:
@@ -84,6 +124,17 @@ class BoardDetector:
             self._charuco = cv2.aruco.CharucoDetector(board.charuco())
 
     def detect(self, gray: np.ndarray) -> Detection | None:
+        """The board's corners in `gray`, refined to subpixel (:func:`refine_corners`)."""
+        det = self.find(gray)
+        if det is None:
+            return None
+        det = refine_corners(gray, self.board, det)
+        if len(det.ids) < MIN_CORNERS or _collinear(self.board, det.ids):
+            return None  # the check dropped so many corners that the pose is undetermined
+        return det
+
+    def find(self, gray: np.ndarray) -> Detection | None:
+        """The board's corners as OpenCV's finder gives them, before our refinement."""
         if self.board.kind == "charuco":
             corners, ids, _, _ = self._charuco.detectBoard(gray)
             if ids is None or len(ids) < MIN_CORNERS:
@@ -97,7 +148,7 @@ class BoardDetector:
             if not found:
                 return None
             det = Detection(np.arange(self.board.n_corners), corners.reshape(-1, 2).astype(float))
-        return refine_corners(gray, self.board, det)
+        return det
 
 
 def _collinear(board: Board, ids: np.ndarray) -> bool:
