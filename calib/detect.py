@@ -54,6 +54,7 @@ HALF_WINDOW_PER_SIDE = 0.35
 MAX_HALF_WINDOW = 9
 MIN_HALF_WINDOW = 2
 CHECK_WINDOW_RATIO = 0.6
+MIN_CHECK_WINDOW = 3  # smaller windows see too few edge pixels to tell a pulled corner
 MAX_DISAGREEMENT_PX = 0.3
 _SUBPIX_CRITERIA = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 50, 1e-3)
 
@@ -102,15 +103,18 @@ def subpixel(gray: np.ndarray, corners: np.ndarray, halves: np.ndarray) -> np.nd
 
 def refine_corners(gray: np.ndarray, board: Board, det: Detection) -> Detection:
     """Subpixel corners with windows sized to the local squares (:func:`half_windows`);
-    corners where a window of ``CHECK_WINDOW_RATIO`` times the size lands more than
+    corners where a window of ``CHECK_WINDOW_RATIO`` times the size (at least
+    ``MIN_CHECK_WINDOW``, and smaller than the first) lands more than
     ``MAX_DISAGREEMENT_PX`` away are dropped."""
     halves = half_windows(board, det)
     if halves is None:
         return det
     refined = subpixel(gray, det.corners, halves)
-    small = np.maximum(np.round(CHECK_WINDOW_RATIO * halves), MIN_HALF_WINDOW).astype(int)
-    check = subpixel(gray, det.corners, small)
-    keep = np.linalg.norm(refined - check, axis=1) <= MAX_DISAGREEMENT_PX
+    small = np.maximum(np.round(CHECK_WINDOW_RATIO * halves), MIN_CHECK_WINDOW).astype(int)
+    checked = small < halves  # a window this small cannot reach another edge: no check
+    check = subpixel(gray, det.corners[checked], small[checked])
+    keep = np.ones(len(halves), bool)
+    keep[checked] = np.linalg.norm(refined[checked] - check, axis=1) <= MAX_DISAGREEMENT_PX
     return Detection(det.ids[keep], refined[keep])
 
 

@@ -147,8 +147,9 @@ def photo_poses(rig: Calibration, board: Board, n_views: int, grazing: bool = Fa
                 seed: int = 0) -> np.ndarray:
     """Board -> world poses ``(n_views, 6)`` that every camera of `rig` sees whole (board
     and its white rim at least 6 px inside the image, printed side facing it): squares
-    of :data:`SQUARE_PX` at the board's center, the board anywhere in the image (where the distortion is strongest too),
-    tilted 0-50 degrees, or 55-70 with `grazing`, and turned up to 25 degrees."""
+    of :data:`SQUARE_PX` at the board's center, the board anywhere in the image (where the
+    distortion is strongest too), tilted 0-50 degrees, or 55-70 with `grazing`, and turned
+    up to 25 degrees."""
     rng = np.random.default_rng(seed)
     w, h = board.extent
     rim = PHOTO_RIM * board.square_length
