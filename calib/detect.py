@@ -49,7 +49,9 @@ class CameraDetections:
 # Blur, perspective and barrel distortion bring the next edges (and the board's outer
 # edge) close to a corner, so the half-window follows the shortest distance from the corner
 # to a neighbouring corner in the image, and a corner that a second, smaller window puts
-# elsewhere is dropped: one of the two windows reached an edge it must not see.
+# elsewhere is dropped: one of the two windows reached an edge it must not see. On ChArUco
+# the window also stays within the white rim around the markers, measured in the corner's
+# own squares (their mean side: the rim is there in both directions).
 HALF_WINDOW_PER_SIDE = 0.35
 MAX_HALF_WINDOW = 9
 MIN_HALF_WINDOW = 2
@@ -59,34 +61,38 @@ MAX_DISAGREEMENT_PX = 0.3
 _SUBPIX_CRITERIA = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 50, 1e-3)
 
 
-def local_sides(board: Board, det: Detection) -> np.ndarray:
-    """Per corner, the distance (px) to its nearest neighbour along the board's rows and
-    columns ``(M,)``; ``inf`` for a corner without a detected neighbour."""
+def local_sides(board: Board, det: Detection) -> tuple[np.ndarray, np.ndarray]:
+    """Per corner, the shortest and the mean distance (px) to its neighbours along the
+    board's rows and columns, each ``(M,)``; ``inf`` for a corner without a detected
+    neighbour."""
     grid = board.corner_grid(det.ids)
     lookup = {(int(c), int(r)): i for i, (c, r) in enumerate(grid)}
-    out = np.full(len(grid), np.inf)
+    shortest, mean = np.full(len(grid), np.inf), np.full(len(grid), np.inf)
     for i, (c, r) in enumerate(grid):
-        for dc, dr in ((1, 0), (-1, 0), (0, 1), (0, -1)):
-            j = lookup.get((int(c) + dc, int(r) + dr))
-            if j is not None:
-                out[i] = min(out[i], float(np.linalg.norm(det.corners[i] - det.corners[j])))
-    return out
+        near = [float(np.linalg.norm(det.corners[i] - det.corners[j]))
+                for dc, dr in ((1, 0), (-1, 0), (0, 1), (0, -1))
+                if (j := lookup.get((int(c) + dc, int(r) + dr))) is not None]
+        if near:
+            shortest[i], mean[i] = min(near), float(np.mean(near))
+    return shortest, mean
 
 
 def half_windows(board: Board, det: Detection) -> np.ndarray | None:
     """The ``cornerSubPix`` half-window of each corner ``(M,)`` int: ``HALF_WINDOW_PER_SIDE``
-    of its :func:`local_sides` (the median of the others where it has no neighbour), within
-    ``MIN_HALF_WINDOW``..``MAX_HALF_WINDOW``; on a ChArUco board also at most 80% of the
-    white rim between the corner and the markers. None when no corner has a neighbour."""
-    sides = local_sides(board, det)
-    finite = np.isfinite(sides)
+    of the shortest of its :func:`local_sides`; on a ChArUco board at most the white rim
+    between the corner and the markers, in its mean local side; within
+    ``MIN_HALF_WINDOW``..``MAX_HALF_WINDOW``. A corner without a neighbour takes the median
+    of the others; None when no corner has one."""
+    shortest, mean = local_sides(board, det)
+    finite = np.isfinite(shortest)
     if not finite.any():
         return None
-    sides[~finite] = np.median(sides[finite])
-    limit = HALF_WINDOW_PER_SIDE * sides
+    shortest[~finite] = np.median(shortest[finite])
+    mean[~finite] = np.median(mean[finite])
+    limit = HALF_WINDOW_PER_SIDE * shortest
     if board.kind == "charuco":
         rim = 0.5 * (board.square_length - board.marker_length) / board.square_length
-        limit = np.minimum(limit, 0.8 * rim * sides)
+        limit = np.minimum(limit, rim * mean)
     return np.clip(np.round(limit), MIN_HALF_WINDOW, MAX_HALF_WINDOW).astype(int)
 
 

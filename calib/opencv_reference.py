@@ -121,6 +121,12 @@ def comparison_table(result, references: list[ReferenceResult]) -> str:
                      f"{meta.get('rms_px', intr.rms):>8.3f}{k[0, 0]:>9.2f}{k[1, 1]:>9.2f}"
                      f"{k[0, 2]:>8.2f}{k[1, 2]:>8.2f}{cam.dist[0]:>8.4f}{cam.dist[1]:>8.4f}"
                      f"{base}")
+    if result.bundle is not None:  # the per-camera fits before it, as OpenCV's rows are
+        for intr in result.intrinsics:
+            cam, k = intr.camera, intr.camera.matrix
+            lines.append(f"{'poseloop intrinsics':<22}{cam.name:<10}{len(intr.view_errors):>6}"
+                         f"{intr.rms:>8.3f}{k[0, 0]:>9.2f}{k[1, 1]:>9.2f}{k[0, 2]:>8.2f}"
+                         f"{k[1, 2]:>8.2f}{cam.dist[0]:>8.4f}{cam.dist[1]:>8.4f}")
     for ref in references:
         label = f"opencv subpix {ref.half_window}x{ref.half_window}"
         for cam in ref.cameras:
@@ -131,7 +137,8 @@ def comparison_table(result, references: list[ReferenceResult]) -> str:
                          f"{k[0, 0]:>9.2f}{k[1, 1]:>9.2f}{k[0, 2]:>8.2f}{k[1, 2]:>8.2f}"
                          f"{cam.dist[0]:>8.4f}{cam.dist[1]:>8.4f}{tail}")
     lines.append("rms_px: poseloop's after its bundle adjustment (one camera: its intrinsic "
-                 "fit); OpenCV's from calibrateCamera. baseline in board units.")
+                 "fit), 'poseloop intrinsics' and OpenCV's from one camera's fit. baseline in "
+                 "board units.")
     return "\n".join(lines) + "\n"
 
 

@@ -70,7 +70,7 @@ def old_rule(gray: np.ndarray, board: Board, det: Detection) -> Detection:
 
 def local(frac: float, cap: int = 15, floor: int = 2) -> Refine:
     def run(gray, board, det):
-        sides = local_sides(board, det)
+        sides = local_sides(board, det)[0]
         sides[~np.isfinite(sides)] = np.median(sides[np.isfinite(sides)])
         return subpix(gray, det, np.clip(np.round(frac * sides), floor, cap).astype(int))
     return run
@@ -111,6 +111,29 @@ def sb(gray: np.ndarray, board: Board, det: Detection) -> Detection | None:
     return Detection(np.arange(board.n_corners), corners)
 
 
+def rim_windows(rim_share: float, side: str, check: bool) -> Refine:
+    """ChArUco: half-window `rim_share` of the white rim next to the markers, the rim taken
+    from the corner's shortest ("min") or mean ("mean") local side or the board's median
+    side ("median"); with `check`, poseloop's second-window check."""
+    def run(gray, board, det):
+        shortest, mean = local_sides(board, det)
+        ok = np.isfinite(shortest)
+        sides = mean if side == "mean" else shortest
+        sides[~ok] = np.median(sides[ok])
+        if side == "median":
+            sides[:] = np.median(mean[ok])
+        rim = 0.5 * (board.square_length - board.marker_length) / board.square_length
+        halves = np.clip(np.round(rim_share * rim * sides), 2, 9).astype(int)
+        refined = subpixel(gray, det.corners, halves)
+        if not check:
+            return Detection(det.ids, refined)
+        small = np.maximum(np.round(0.6 * halves), 3).astype(int)
+        keep = (small >= halves) | (np.linalg.norm(
+            refined - subpixel(gray, det.corners, small), axis=1) <= 0.3)
+        return Detection(det.ids[keep], refined[keep])
+    return run
+
+
 METHODS: dict[str, Refine] = {
     "finder only": lambda gray, board, det: det,
     "old rule": old_rule,
@@ -123,6 +146,9 @@ METHODS: dict[str, Refine] = {
     "hw5 + reject 1px": rejecting(fixed(5), 1.0),
     "local 0.2 + reject 1px": rejecting(local(0.2), 1.0),
     "SB": sb,
+    **{f"rim {share} x {side}{' + check' if check else ''}": rim_windows(share, side, check)
+       for share in (0.8, 1.0, 1.2) for side in ("min", "mean", "median")
+       for check in (False, True)},
     "local 0.35 <= 9": local(0.35, 9), "local 0.4 <= 9": local(0.4, 9),
     "local 0.3 <= 7": local(0.3, 7), "local 0.3, 4..9": local(0.3, 9, 4),
     "local 0.35, 4..9": local(0.35, 9, 4),

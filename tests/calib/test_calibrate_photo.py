@@ -36,6 +36,18 @@ def test_report_flags_a_view_that_stands_out(rig3):
     assert standing_out({0: 0.1, 1: 0.11, 2: 0.12, 3: 0.5}) == {3}
 
 
+def test_opencv_reference_takes_partial_charuco_views(rig3):
+    true_rig, a2w = rig3
+    views = observe(true_rig, board_motion(40, a2w, seed=5), noise_px=0.1, seed=6)
+    ref = opencv_calibrate(views.detections, ARENA_BOARD, 5)
+    for cam, true in zip(ref.cameras, true_rig.cameras, strict=True):
+        assert abs(cam.matrix[0, 0] / true.matrix[0, 0] - 1) < 5e-3 and cam.rms < 0.2
+    for cam in true_rig.cameras[1:]:  # views matched by frame, corners by id
+        rms, baseline, shared = ref.stereo[cam.name]
+        assert rms < 0.3 and shared >= 3
+        assert abs(baseline / np.linalg.norm(cam.center) - 1) < 0.01
+
+
 def _photo_detections(views):
     detector = BoardDetector(views.board)
     dets = []

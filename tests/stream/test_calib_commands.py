@@ -118,9 +118,11 @@ def test_calibrate_compare_opencv_prints_both_pipelines(tmp_path, capsys):
                  "--no-report", "--compare-opencv"]) == 0
     lines = capsys.readouterr().out.splitlines()
     head = next(i for i, line in enumerate(lines) if line.startswith("pipeline"))
-    rows = [line.split() for line in lines[head + 1:head + 9]]
-    assert [r[0] for r in rows[:2]] == ["poseloop", "poseloop"]
-    assert {" ".join(r[:3]) for r in rows[2:]} >= {"opencv subpix 5x5", "opencv subpix 11x11"}
-    baselines = [float(r[-2]) for r in rows[2:] if r[3] == "right"]
+    rows = [line.split() for line in lines[head + 1:head + 11]]
+    assert [" ".join(r[:2]) for r in rows[:4]] == ["poseloop left", "poseloop right",
+                                                   "poseloop intrinsics", "poseloop intrinsics"]
+    opencv = {" ".join(r[:3]) for r in rows[4:]}
+    assert opencv == {"opencv subpix 5x5", "opencv subpix 7x7", "opencv subpix 11x11"}
+    baselines = [float(r[-2]) for r in rows[4:] if r[3] == "right"]
     assert len(baselines) == 3 and all(np.isfinite(baselines))
     assert abs(float(rows[1][-1]) / 99.6 - 1) < 0.005  # poseloop's baseline (true: 99.6)
