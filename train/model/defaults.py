@@ -117,9 +117,10 @@ def choose_config(given: dict[str, Any], device: torch.device, keypoints: np.nda
         threads = max(1, min(2, cpu_count - 1))
         choose("threads", threads, f"{cpu_count} CPU cores: small convolutions gain little "
                "beyond 2 threads, and a free core keeps the machine responsive")
-        choose("epochs", CPU_EPOCHS, "bounded by the time budget")
-        choose("max_minutes", CPU_MINUTES, "a CPU trains for a time budget; the learning-rate "
-               "schedule is fitted into it")
+        if "epochs" not in given:  # given epochs are trained in full
+            choose("epochs", CPU_EPOCHS, "bounded by the time budget")
+            choose("max_minutes", CPU_MINUTES, "a CPU trains for a time budget; the "
+                   "learning-rate schedule is fitted into it")
         choose("channels_last", True, "faster convolutions on this CPU as well")
     choose("locref_weight", 1.0, "location refinement weighs as much as the heatmaps: "
            "sub-stride precision")

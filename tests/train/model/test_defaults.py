@@ -24,7 +24,7 @@ def test_cpu_defaults_are_light_pretrained_crops_and_a_time_budget():
     assert (config.net, config.weights) == ("efficientnet_lite0", "imagenet")
     assert config.threads == 1 and config.max_minutes and config.input_scale == 1
     assert config.crop_size == [160, 160]  # 1.5 x 100 px, rounded up to 32
-    assert config.augment["hflip"] == 0.5
+    assert config.augment["hflip"] == 0  # no mirrored samples within a CPU budget
     assert {c.key for c in choices} >= {"net", "weights", "crop_size", "threads", "max_minutes",
                                          "augment.hflip"}
     assert all(c.why for c in choices)
@@ -36,6 +36,9 @@ def test_gpu_defaults_are_deeplabcut_resnet50():
     assert (config.net, config.weights, config.stride) == ("resnet_50", "imagenet", 8)
     assert config.amp and config.channels_last and config.max_minutes is None
     assert config.crop_size == [448, 448]
+    with_pairs, choices = choose_config({}, CUDA, _keypoints(), (480, 640), (("a", "b"),))
+    assert with_pairs.augment["hflip"] == 0.5
+    assert any(c.key == "augment.hflip" and "swapping a/b" in c.why for c in choices)
 
 
 def test_large_animals_are_scaled_down_on_a_cpu():
@@ -66,11 +69,11 @@ def test_animal_extent_ignores_unlabeled_points():
     assert animal_extent(kp) == pytest.approx(100.0)
 
 
-def test_openfield_defaults_flip_with_ears_swapped(openfield, tmp_path):
+def test_openfield_defaults_recognise_the_ears(openfield, tmp_path):
     shutil.copytree(openfield, tmp_path / "of")
     run = prepare_training(tmp_path / "of", None, 1, False, None, {"device": "cpu"})
     assert run.config.net == "efficientnet_lite0" and run.config.crop_size == [192, 192]
-    assert run.flip_pairs == (("leftear", "rightear"),) and run.config.augment["hflip"] == 0.5
+    assert run.flip_pairs == (("leftear", "rightear"),) and run.config.augment["hflip"] == 0
     assert run.config.input_scale == 1 and len(run.train) == 110 and len(run.test) == 6
 
 
@@ -94,3 +97,8 @@ def test_reaching_defaults_open_it_as_is(reaching, tmp_path):
     assert run.flip_pairs == () and run.config.augment["hflip"] == 0
     assert 0.5 < run.config.input_scale < 1  # a large animal in 832x747 frames
     assert np.isnan(run.train.keypoints[:, 2]).sum() > 30  # Tongue mostly unlabeled
+
+
+def test_given_epochs_are_trained_in_full_without_a_time_budget():
+    config, _ = choose_config({"epochs": 7}, CPU, _keypoints(), (480, 640), ())
+    assert config.epochs == 7 and config.max_minutes is None
