@@ -102,3 +102,16 @@ def test_reaching_defaults_open_it_as_is(reaching, tmp_path):
 def test_given_epochs_are_trained_in_full_without_a_time_budget():
     config, _ = choose_config({"epochs": 7}, CPU, _keypoints(), (480, 640), ())
     assert config.epochs == 7 and config.max_minutes is None
+
+
+@pytest.mark.slow
+def test_reaching_trains_with_the_defaults(reaching, tmp_path):
+    """DeepLabCut's Reaching example as it is, 5 minutes with the defaults: a sanity bound
+    (the README reports the 20-minute run)."""
+    from train.model.evaluate import evaluate_network
+    from train.model.trainer import train_network
+
+    shutil.copytree(reaching, tmp_path / "r")
+    train_network(tmp_path / "r", max_minutes=5.0, progress=False)
+    result = evaluate_network(tmp_path / "r")
+    assert result.error("test") < 30
