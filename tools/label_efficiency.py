@@ -65,8 +65,11 @@ def read_curve(log: Path) -> list[tuple[float, float]]:
 
 
 def plot(args: argparse.Namespace) -> None:
+    import logging
+
     import matplotlib
 
+    logging.getLogger("matplotlib").setLevel(logging.WARNING)
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
