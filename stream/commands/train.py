@@ -2,14 +2,22 @@
 
 import argparse
 
+from stream.commands._arguments import add_project, existing_file, output_file
+
+
+def weights(text: str) -> str:
+    """``imagenet``, ``none`` or a state dict file."""
+    return text if text in ("imagenet", "none") else existing_file(text)
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("project", help="project folder or its config.yaml")
+    add_project(parser)
     parser.add_argument("--shuffle", type=int, default=1, help="shuffle number (default 1)")
     parser.add_argument("--net", help="resnet_18 | resnet_50 | resnet_101 | mobilenet_v3 | "
                         "mobilenet_v3_small | efficientnet_b0 | efficientnet_lite0 "
                         "(default: resnet_50 on a GPU, efficientnet_lite0 on a CPU)")
-    parser.add_argument("--weights", help="imagenet | none | FILE (a backbone state dict)")
+    parser.add_argument("--weights", type=weights,
+                        help="imagenet | none | FILE (a backbone state dict)")
     parser.add_argument("--stride", type=int, choices=(4, 8, 16), help="output stride")
     parser.add_argument("--epochs", type=int)
     parser.add_argument("--batch-size", type=int)
@@ -28,6 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="user split: these labeled images (labeled-data/<video>/<file>) test")
     parser.add_argument("--no-augment", action="store_true", help="train without augmentation")
     parser.add_argument("--preview-augmentation", metavar="PNG", nargs="?", const="",
+                        type=output_file,
                         help="write a picture of augmented samples and exit")
 
 
