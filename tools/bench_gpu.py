@@ -35,7 +35,7 @@ from stream.supervisor import run_rig  # noqa: E402
 from train.data.video import VideoReader  # noqa: E402
 from train.model.artifact import ModelMeta, PoseModel, export_model  # noqa: E402
 from train.model.network import DeployNet, build_network  # noqa: E402
-from train.model.train_config import preset  # noqa: E402
+from train.model.train_config import TrainConfig  # noqa: E402
 
 ROWS: list[tuple[str, str]] = []
 
@@ -46,7 +46,7 @@ def row(what: str, result: str) -> None:
 
 
 def resnet50(folder: Path) -> Path:
-    config = preset("default", net="resnet_50", weights="none", stride=8)
+    config = TrainConfig(net="resnet_50", weights="none", stride=8)
     torch.manual_seed(0)
     deploy = DeployNet(build_network(config, 4, weights="none"), config.locref_std).eval()
     meta = ModelMeta(bodyparts=["snout", "leftear", "rightear", "tailbase"], scorer="DLC_bench",

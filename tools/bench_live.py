@@ -1,13 +1,14 @@
 """Frame-to-pose latency of the deployable model, per backend, network and frame size.
 
-One line per case: backend (PyTorch, ONNX Runtime), network (each exported with the
-openfield preset's head and the given input scale, random weights, or a trained
-artifact given with ``--model``), frame size (320x240, 640x480). Frames are rendered
-synthetic-animal frames already in memory, sent one at a time (batch 1, as a live
-camera delivers them); latency is the wall time of one call, uint8 frame in, poses in
-frame pixels out, preprocessing and decoding included. Every backend runs with the same
-thread count (``--threads``, default 1). The first calls (graph building, warm-up) are
-left out. Run it with ``measure`` so that it has a core of its own.
+One line per case: backend (PyTorch, ONNX Runtime), network (each exported with the CPU
+training default's head: stride 4, 64 channels, undilated; at the given input scale,
+random weights; or a trained artifact given with ``--model``), frame size (320x240,
+640x480). Frames are rendered synthetic-animal frames already in memory, sent one at a
+time (batch 1, as a live camera delivers them); latency is the wall time of one call,
+uint8 frame in, poses in frame pixels out, preprocessing and decoding included. Every
+backend runs with the same thread count (``--threads``, default 1). The first calls
+(graph building, warm-up) are left out. Run it with ``measure`` so that it has a core of
+its own.
 
     measure python tools/bench_live.py [--threads 1] [--frames 60]
         [--nets resnet_18@1 mobilenet_v3@0.5 ...] [--model trained.pt2 ...]
@@ -28,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from train.model.artifact import BACKENDS, ModelMeta, export_model, load_model  # noqa: E402
 from train.model.network import DeployNet, build_network  # noqa: E402
-from train.model.train_config import preset  # noqa: E402
+from train.model.train_config import TrainConfig  # noqa: E402
 from train.synth.animal import SynthConfig, SyntheticAnimal  # noqa: E402
 
 SIZES = ((320, 240), (640, 480))
@@ -37,9 +38,10 @@ DEFAULT_NETS = ("resnet_18@1", "resnet_18@0.5", "mobilenet_v3@0.5", "mobilenet_v
 
 
 def untrained(net_scale: str, folder: Path) -> Path:
-    """An artifact of `net@scale` with the openfield preset's head, random weights."""
+    """An artifact of `net@scale` with the CPU default's head, random weights."""
     net, scale = net_scale.split("@")
-    config = preset("openfield", net=net, input_scale=float(scale))
+    config = TrainConfig(net=net, weights="none", stride=4, dilate=False, head_channels=64,
+                         input_scale=float(scale))
     torch.manual_seed(0)
     deploy = DeployNet(build_network(config, 4, weights="none"), config.locref_std).eval()
     meta = ModelMeta(bodyparts=["snout", "leftear", "rightear", "tailbase"], scorer="bench",

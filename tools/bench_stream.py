@@ -1,11 +1,12 @@
 """Speed of the streaming runtime, measured in one run.
 
-1. Batch: bare model forward (``PoseModel.predict_frames`` on frames already in
-   memory, at its fastest batch size of 1-16, the same thread count) vs ``poseloop analyze`` (source -> inference -> recorder
-   processes) on the same frames with the same artifact, alternating the two, at
-   320x240 and 640x480; prints frames/s medians and their ratio. Both leave out the
-   network's first (warm-up) batch; pipeline frames/s comes from the recorder's
-   timestamps, so the one-off process start and model load are printed apart.
+1. Batch: bare model forward (``PoseModel.predict_frames`` on frames already in memory,
+   at its fastest batch size of 1-16, the same thread count) vs ``poseloop analyze``
+   (source -> inference -> recorder processes) on the same frames with the same
+   artifact, alternating the two, at 320x240 and 640x480; prints frames/s medians and
+   their ratio. Both leave out the network's first (warm-up) batch; pipeline frames/s
+   comes from the recorder's timestamps, so the one-off process start and model load are
+   printed apart.
 2. Live: one synthetic camera at 30 fps, end-to-end latency (capture stamp to
    recorded pose) p50/p99 and the share of frames skipped.
 3. Four synthetic cameras at 30 fps into one inference node.

@@ -6,14 +6,14 @@ import torch
 
 from train.model.artifact import ModelMeta, PoseModel, export_model, load_model
 from train.model.network import DeployNet, build_network
-from train.model.train_config import preset
+from train.model.train_config import TrainConfig
 
 DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.gpu)]
 
 
 @pytest.fixture(scope="module")
 def resnet_model(tmp_path_factory):
-    config = preset("demo")
+    config = TrainConfig(net="resnet_18", weights="none", stride=4, dilate=False, head_channels=64)
     torch.manual_seed(0)
     net = DeployNet(build_network(config, 3, weights="none"), config.locref_std).eval()
     meta = ModelMeta(bodyparts=["a", "b", "c"], scorer="DLC_dev", stride=config.stride,
