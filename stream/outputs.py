@@ -1,5 +1,5 @@
 """Where a closed-loop processor's outputs go: a serial port (TTL boards, Arduinos), a
-log of every output, and a ZeroMQ publisher (:class:`stream.messages.Output`).
+log of every output, and a ZeroMQ publisher (:class:`stream.messages.OutputMessage`).
 
 An output is a flat map of names to numbers or strings chosen by the user's processor
 (``{"value": 1, "event": "enter"}``), stamped with the capture time of the pose that
@@ -70,6 +70,29 @@ class SerialWriter:
 
     def close(self) -> None:
         self.serial.close()
+
+
+class PublisherWriter:
+    """Publishes every output as an :class:`~stream.messages.OutputMessage` on `endpoint`
+    (a ZeroMQ PUB socket bound by the processor's bus; topic ``output.<node>``). It never
+    blocks: a subscriber too slow to take the outputs loses them, the processor goes on."""
+
+    def __init__(self, bus, endpoint: str, node: str):
+        from stream.bus import offer
+
+        self._offer = offer
+        self.node = node
+        self.sock = bus.output("live", endpoint)
+        self.seq = 0
+
+    def write(self, output: dict[str, Value], t_capture: int, t_output: int) -> None:
+        from stream.messages import OutputMessage
+
+        self._offer(self.sock, OutputMessage(self.node, self.seq, t_capture, t_output, output))
+        self.seq += 1
+
+    def close(self) -> None:
+        """The socket closes with the processor's bus."""
 
 
 class LogWriter:
