@@ -6,9 +6,10 @@ Named in a rig file by path and class::
     name = "roi"
     inputs = ["pose"]
     file = "roi_processor.py"
-    class = "RegionTrigger"
+    class_name = "RegionTrigger"
     params = { bodypart = "snout", region = [100, 60, 220, 180], camera = "cam0" }
-    serial = { port = "/dev/ttyACM0", baudrate = 115200 }   # writes "1\\n" / "0\\n"
+    serial_port = "/dev/ttyACM0"   # writes "1\\n" / "0\\n" (serial_template "{value}\\n")
+    baudrate = 115200
 
 It outputs ``{"value": 1, "event": "enter", "frame": i}`` when the body part enters the
 rectangle and ``{"value": 0, "event": "leave", ...}`` when it leaves, so the serial line

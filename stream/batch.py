@@ -15,7 +15,8 @@ from tqdm import tqdm
 
 from calib.errors import VideoError
 from stream import messages as m
-from stream.rig import InferenceSpec, RecorderSpec, SourceSpec, free_endpoint
+from stream.node_specs import InferenceSpec, RecorderSpec, SourceSpec
+from stream.rig import free_endpoint
 from stream.supervisor import Supervisor
 
 log = logging.getLogger(__name__)

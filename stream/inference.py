@@ -26,7 +26,7 @@ import zmq
 from stream import messages as m
 from stream.bus import Listener
 from stream.instants import InstantPicker
-from stream.rig import InferenceSpec
+from stream.node_specs import InferenceSpec
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,8 @@ per-second stats.
 A node runs as ``python -m stream.node ROLE SPEC_JSON SUPERVISOR_ENDPOINT INTERVAL`` (see
 :func:`command`); its role module
 (:mod:`stream.sources`, :mod:`stream.inference`, :mod:`stream.sync`,
-:mod:`stream.triangulation`, :mod:`stream.recorder`, :mod:`stream.viewer.node`) does the
+:mod:`stream.triangulation`, :mod:`stream.recorder`, :mod:`stream.viewer.node`,
+:mod:`stream.video_recorder`, :mod:`stream.processor`) does the
 work in a ``run(spec, node)`` function and returns when its input has ended or a
 stop was requested.
 """
@@ -26,12 +27,14 @@ import zmq
 
 from stream import messages as m
 from stream.bus import Bus, StopRequest, offer, send
-from stream.rig import (
+from stream.node_specs import (
     InferenceSpec,
+    ProcessorSpec,
     RecorderSpec,
     SourceSpec,
     SyncSpec,
     TriangulateSpec,
+    VideoSpec,
     ViewerSpec,
 )
 
@@ -44,6 +47,8 @@ ROLES = {
     "sync": ("stream.sync", SyncSpec),
     "triangulate": ("stream.triangulation", TriangulateSpec),
     "viewer": ("stream.viewer.node", ViewerSpec),
+    "video": ("stream.video_recorder", VideoSpec),
+    "processor": ("stream.processor", ProcessorSpec),
 }
 
 

@@ -10,8 +10,8 @@ import logging
 import time
 
 from stream import messages as m
+from stream.node_specs import RecorderSpec
 from stream.recording import Recording2D, Recording3D, RecordingFile, write_table
-from stream.rig import RecorderSpec
 
 log = logging.getLogger(__name__)
 

@@ -21,11 +21,12 @@ import numpy as np
 from calib.errors import VideoError
 from stream import messages as m
 from stream.bus import offer
-from stream.rig import SourceSpec
+from stream.node_specs import SourceSpec
 
 log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+END_RETRY_S = 2.0
 
 
 def video_frames(path: str | Path, limit: int = 0) -> Iterator[tuple[int, np.ndarray]]:
@@ -73,18 +74,24 @@ def camera_frames(device: str, limit: int = 0) -> Iterator[tuple[int, np.ndarray
 
 
 def synthetic_frames(spec: SourceSpec) -> Iterator[tuple[int, np.ndarray]]:
-    """The synthetic animal. Paced (``fps``), it is a triggered camera on the rig's clock:
-    frame index k is the tick due at ``start_ns + k / fps`` (the same instant, and the same
-    image of the animal, for every synthetic camera of the rig); ticks already past
-    when a frame is ready are skipped, as a camera that cannot keep up skips triggers."""
+    """The synthetic animal, seen from above or, with a ``calibration``, by that calibrated
+    camera on the floor of a virtual arena (:mod:`train.synth.arena`). Paced (``fps``), it
+    is a triggered camera on the rig's clock: frame index k is the tick due at
+    ``start_ns + k / fps`` (the same instant, and the same animal, for every synthetic
+    camera of the rig; clip frame ``k % max_frames``); ticks already past when a frame is
+    ready are skipped, as a camera that cannot keep up skips triggers."""
     from train.synth.animal import SynthConfig, SyntheticAnimal
 
     n = spec.max_frames or 300
-    animal = SyntheticAnimal(
-        SynthConfig(
-            width=spec.width, height=spec.height, n_frames=n, fps=spec.fps or 30.0, seed=spec.seed
-        )
-    )
+    if spec.calibration:
+        from calib.calibration import load_calibration
+        from train.synth.arena import ArenaView, floor_config
+
+        camera = load_calibration(spec.calibration).camera(spec.camera)
+        animal = ArenaView(camera, SyntheticAnimal(floor_config(n, spec.fps or 30.0, spec.seed)))
+    else:
+        animal = SyntheticAnimal(SynthConfig(width=spec.width, height=spec.height, n_frames=n,
+                                             fps=spec.fps or 30.0, seed=spec.seed))
     if not spec.fps:
         for i in range(n):
             yield i, animal.render(i)
@@ -127,10 +134,16 @@ class _Sender:
         self.preview = None
         if self.live and spec.preview_endpoint:
             self.preview = node.bus.preview_out(spec.preview_endpoint)
+        # ... and video recorders on a third, whose subscribers buffer frames themselves
+        self.record = None
+        if self.live and spec.record_endpoint:
+            self.record = node.bus.record_out(spec.record_endpoint)
 
     def frame(self, msg: m.FrameMessage) -> None:
         if self.preview is not None:
             offer(self.preview, msg)
+        if self.record is not None:
+            offer(self.record, msg)
         if self.live:
             if offer(self.sock, msg):
                 self.node.stats.frame(msg.camera, msg.t_capture)
@@ -142,6 +155,10 @@ class _Sender:
 
     def end(self, msg: m.EndMessage) -> None:
         self.node.send(self.sock, msg)
+        if self.record is not None:  # a full queue drains within moments: retry a while
+            deadline = time.monotonic() + END_RETRY_S
+            while not offer(self.record, msg) and time.monotonic() < deadline:
+                time.sleep(0.01)
 
 
 def run(spec: SourceSpec, node) -> None:

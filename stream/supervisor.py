@@ -60,8 +60,10 @@ class Supervisor:
         stats_interval: float = 1.0,
         on_message: Callable[[m.Message], None] | None = None,
         print_stats: bool = True,
+        duration_s: float = 0.0,
     ):
         self.nodes = nodes
+        self.duration_s = duration_s
         self.endpoint = endpoint
         self.stats_interval = stats_interval
         self.on_message = on_message
@@ -127,14 +129,19 @@ class Supervisor:
     def run(self) -> None:
         """Start the nodes and wait for them to end; NodeDied if one fails.
 
-        Ctrl-C asks every node to stop, waits for them to close their files, and
-        returns normally.
+        Ctrl-C, or `duration_s` after the sources started, asks every node to stop, waits
+        for them to close their files, and returns normally.
         """
         last_print = time.monotonic()
         try:
             self.start()
+            end = time.monotonic() + self.duration_s if self.duration_s else math.inf
             while any(p.poll() is None for p in self.procs.values()):
                 self._drain(100)
+                if time.monotonic() > end:
+                    log.info("%g s are over: stopping every node", self.duration_s)
+                    end = math.inf
+                    self.stop()
                 failure = self._dead()
                 if failure:
                     log.error("%s; stopping the others", failure)
@@ -184,13 +191,17 @@ class Supervisor:
         self._bus.close()
 
 
-def run_rig(rig: str | Path, print_stats: bool = True) -> None:
-    """Run the graph of the rig file `rig` until its input ends or Ctrl-C."""
+def run_rig(rig: str | Path, print_stats: bool = True, duration_s: float | None = None,
+            on_message: Callable[[m.Message], None] | None = None) -> None:
+    """Run the graph of the rig file `rig` until its input ends, its ``duration`` (or
+    `duration_s`, if given) is over, or Ctrl-C; `on_message` sees every message the
+    nodes send the supervisor (stats, logs, end notices)."""
     from stream.rig import load_rig
 
     spec = load_rig(rig)
     for rec in spec.recorders:
         Path(rec.folder).mkdir(parents=True, exist_ok=True)
     log.info("%s: %s mode, %d node(s)", spec.path, spec.mode, len(spec.nodes()))
-    Supervisor(spec.nodes(), spec.supervisor_endpoint, spec.stats_interval,
-               print_stats=print_stats).run()
+    duration = spec.duration_s if duration_s is None else duration_s
+    Supervisor(spec.nodes(), spec.supervisor_endpoint, spec.stats_interval, on_message,
+               print_stats=print_stats, duration_s=duration).run()

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from stream import messages as m
-from stream.rig import SyncSpec
+from stream.node_specs import SyncSpec
 
 log = logging.getLogger(__name__)
 

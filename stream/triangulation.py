@@ -14,7 +14,7 @@ import logging
 import numpy as np
 
 from stream import messages as m
-from stream.rig import TriangulateSpec
+from stream.node_specs import TriangulateSpec
 
 log = logging.getLogger(__name__)
 
