@@ -1,0 +1,64 @@
+"""Analysis on a real Ray cluster (a head and two workers on loopback)."""
+
+import os
+import signal
+import threading
+import time
+
+import numpy as np
+
+from stream.scale.job import analyze_job
+from stream.scale.report import DONE, FAILED
+from stream.scale.worker import analyze_range
+from tests.stream.conftest import write_random_video
+from tests.stream.scale.conftest import cmdline
+from train.data.tables import read_analysis
+from train.model.artifact import PoseModel
+
+
+def _kill_a_running_range(cluster, timeout_s: float = 120.0) -> int:
+    """SIGKILL the first worker process seen analyzing a range; its pid."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for pid in cluster.processes():
+            if cmdline(pid).startswith("ray::RangeWorker.run"):
+                time.sleep(0.3)  # well inside the range (about a second of frames)
+                os.kill(pid, signal.SIGKILL)
+                return pid
+        time.sleep(0.05)
+    raise AssertionError("no worker was seen analyzing a range")
+
+
+def test_a_killed_worker_costs_a_retry_and_every_video_finishes_once(
+    ray_cluster, slow_model, tmp_path
+):
+    videos = [write_random_video(tmp_path / f"v{i}.mp4", 96, i, (120, 160)) for i in range(3)]
+    bad = tmp_path / "broken.mp4"
+    bad.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(300))
+    out: dict = {}
+
+    def job():
+        out["results"] = analyze_job(slow_model, [tmp_path], destfolder=tmp_path / "out",
+                                     cluster=ray_cluster.address, chunk_frames=48,
+                                     batch_size=8, progress=False)
+
+    thread = threading.Thread(target=job)
+    thread.start()
+    killed = _kill_a_running_range(ray_cluster)
+    thread.join(300)
+    assert not thread.is_alive() and "results" in out
+    results = out["results"]
+    assert [r.video for r in results] == sorted([*videos, bad])
+    by = {r.video: r for r in results}
+    assert by[bad].status == FAILED and "broken.mp4" in by[bad].error
+    assert sum(by[v].retries for v in videos) >= 1, f"killing pid {killed} cost no retry"
+    model = PoseModel(slow_model)
+    for video in videos:
+        r = by[video]
+        assert r.status == DONE and r.frames == 96, r
+        poses, scorer = read_analysis(r.table)
+        expected, _, _ = analyze_range(model, video, 0, 96, 8)
+        assert scorer == "DLC_slow" and np.array_equal(poses.data, expected)
+    assert not (tmp_path / "out" / ".poseloop-parts").exists()
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        f"v{i}DLC_slow.h5" for i in range(3)]
