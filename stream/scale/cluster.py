@@ -26,6 +26,7 @@ CORES_PER_WORKER = 4  # a CPU worker: one per this many cores
 OBJECT_STORE_BYTES = 256 << 20  # small messages only; Ray's minimum is 75 MiB
 LOCAL_NODE_IP = "127.0.0.2"  # loopback that Ray does not rewrite to the machine's address
 WAIT_S = 0.5
+LOCAL_START_TRIES = 2
 
 
 def import_ray():
@@ -96,15 +97,23 @@ class Cluster:
             log.info("using the Ray instance already running in this process")
         elif self.address == "local":
             os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # report nothing home
-            ray.init(
-                address="local",
-                num_cpus=os.cpu_count() or 1,
-                num_gpus=local_workers("cuda") if self.cuda else 0,
-                object_store_memory=OBJECT_STORE_BYTES,
-                include_dashboard=False,
-                log_to_driver=False,
-                _node_ip_address=LOCAL_NODE_IP,
-            )
+            for attempt in range(LOCAL_START_TRIES):
+                try:
+                    ray.init(
+                        address="local",
+                        num_cpus=os.cpu_count() or 1,
+                        num_gpus=local_workers("cuda") if self.cuda else 0,
+                        object_store_memory=OBJECT_STORE_BYTES,
+                        include_dashboard=False,
+                        log_to_driver=False,
+                        _node_ip_address=LOCAL_NODE_IP,
+                    )
+                    break
+                except Exception as exc:  # Ray gives a node 30 s to come up, a busy machine
+                    ray.shutdown()      # can take longer: once more, then a one-line error
+                    if attempt + 1 == LOCAL_START_TRIES:
+                        raise ConfigError(f"local Ray did not start: {exc}") from exc
+                    log.warning("local Ray did not start (%s); trying again", exc)
             self.started = True
         else:
             try:

@@ -9,6 +9,7 @@ whose part files survive a crash, so a rerun does only the ranges still missing.
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 
 from calib.errors import DataError, PoseloopError
@@ -22,7 +23,7 @@ from stream.scale.parts import (
     remove_parts,
     split_frames,
 )
-from stream.scale.report import DONE, FAILED, SKIPPED, JobProgress, VideoResult
+from stream.scale.report import DONE, FAILED, SKIPPED, JobProgress, JobTiming, VideoResult
 from stream.scale.videos import find_videos
 from stream.scale.worker import RangeTask
 
@@ -59,6 +60,8 @@ def analyze_job(
     chunk_frames: int = DEFAULT_CHUNK,
     retries: int = 3,
     progress: bool = True,
+    recordings: str | Path | None = None,
+    timing: JobTiming | None = None,
 ) -> list[VideoResult]:
     """Analyze every video that `inputs` (videos, folders, ``.txt``/``.csv`` lists) name
     and return one result per video, in order: done, skipped (its table was complete)
@@ -69,8 +72,13 @@ def analyze_job(
     four cores), an address joins that Ray cluster; ``"auto"`` picks local Ray when
     more than one worker helps. `threads`: torch threads per worker (default: the
     worker's share of the cores). A range whose worker dies is retried `retries` times.
+    `recordings`: see :func:`stream.analyze.run_pipeline`. `timing`, if given, is
+    filled in with where the time went.
     """
     from train.model.artifact import read_meta
+
+    timing = timing if timing is not None else JobTiming()
+    t0 = time.perf_counter()
 
     if batch_size < 1:
         raise PoseloopError(f"batch size must be at least 1, got {batch_size}")
@@ -95,12 +103,13 @@ def analyze_job(
         from stream.analyze import run_pipeline
 
         for result in run_pipeline(model, todo, digest, scorer, csv, batch_size, device,
-                                   threads, progress):
+                                   threads, progress, recordings):
             results[result.video] = result
     elif todo:
         run = _ClusterRun(model, todo, digest, scorer, csv, batch_size, device, progress)
-        for result in run.run(where, workers, threads, chunk_frames, retries):
+        for result in run.run(where, workers, threads, chunk_frames, retries, timing):
             results[result.video] = result
+    timing.wall_s = time.perf_counter() - t0
     return [results[v] for v in videos]
 
 
@@ -128,8 +137,8 @@ class _ClusterRun:
         self.remaining[name] = {t.part for t in tasks}
         return tasks
 
-    def run(self, where: str, workers: int, threads: int, chunk: int,
-            retries: int) -> list[VideoResult]:
+    def run(self, where: str, workers: int, threads: int, chunk: int, retries: int,
+            timing: JobTiming) -> list[VideoResult]:
         from stream.scale.cluster import Cluster
 
         tasks: list[RangeTask] = []
@@ -146,7 +155,8 @@ class _ClusterRun:
                     log.info("%d ranges of %d videos on %d Ray workers (%g CPU, %d threads "
                              "each)", len(tasks), len(self.jobs), n, settings.cpus,
                              settings.threads)
-                    cluster.run(settings, n, tasks, retries, self._on_result)
+                    timing.start_s, timing.workers = cluster.start_s, n
+                    timing.load_s = cluster.run(settings, n, tasks, retries, self._on_result)
         finally:
             self.bar.close()
         return list(self.results.values())
@@ -188,4 +198,5 @@ class _ClusterRun:
         remove_parts(job)
         out.status = DONE
         self.bar.video_done()
+        log.info("%s: %d frames -> %s", job.video.name, job.frames, out.table)
         return []

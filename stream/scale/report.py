@@ -28,6 +28,16 @@ class VideoResult:
 
 
 @dataclass
+class JobTiming:
+    """Where a job's time went, for benchmarks (filled in by :func:`analyze_job`)."""
+
+    wall_s: float = 0.0  # the whole job, finding videos to the last table
+    start_s: float = 0.0  # starting or joining Ray
+    load_s: list[float] = field(default_factory=list)  # model load of each worker start
+    workers: int = 0  # Ray workers used (0: this machine's pipeline)
+
+
+@dataclass
 class JobProgress:
     """The job's one display, fed with frames and finished videos as they come."""
 

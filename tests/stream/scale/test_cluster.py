@@ -8,7 +8,7 @@ import time
 import numpy as np
 
 from stream.scale.job import analyze_job
-from stream.scale.report import DONE, FAILED
+from stream.scale.report import DONE, FAILED, SKIPPED
 from stream.scale.worker import analyze_range
 from tests.stream.conftest import write_random_video
 from tests.stream.scale.conftest import cmdline
@@ -62,3 +62,44 @@ def test_a_killed_worker_costs_a_retry_and_every_video_finishes_once(
     assert not (tmp_path / "out" / ".poseloop-parts").exists()
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
         f"v{i}DLC_slow.h5" for i in range(3)]
+
+
+def test_cluster_poses_equal_the_single_process_pipeline_split_or_not(
+    ray_cluster, tiny_model, tmp_path
+):
+    video = write_random_video(tmp_path / "v.mp4", 37, 3)
+    runs = {
+        "single": {"cluster": "none"},
+        "split": {"cluster": ray_cluster.address, "chunk_frames": 16},  # 3 ranges
+        "whole": {"cluster": ray_cluster.address, "chunk_frames": 0},
+    }
+    tables = {}
+    for name, how in runs.items():
+        (result,) = analyze_job(tiny_model, [video], destfolder=tmp_path / name, batch_size=8,
+                                progress=False, **how)
+        assert result.status == DONE, result
+        tables[name] = read_analysis(result.table)[0].data
+    assert np.array_equal(tables["split"], tables["single"])
+    assert np.array_equal(tables["whole"], tables["single"])
+    (again,) = analyze_job(tiny_model, [video], destfolder=tmp_path / "split", progress=False,
+                           cluster=ray_cluster.address, chunk_frames=16)
+    assert again.status == SKIPPED
+
+
+def test_local_ray_from_the_command_stops_every_process_it_started(tiny_model, tmp_path,
+                                                                   capsys):
+    from stream.cli import main as cli
+    from tests.stream.scale.conftest import alive, descendants
+
+    for i in range(2):
+        write_random_video(tmp_path / f"v{i}.mp4", 20, i)
+    before = set(descendants(os.getpid()))
+    code = cli(["analyze", str(tiny_model), str(tmp_path), "--cluster", "local", "--workers",
+                "2", "--chunk-frames", "8", "--batch-size", "4"])
+    assert code == 0
+    assert "2 done, 0 skipped (complete), 0 failed" in capsys.readouterr().out
+    assert all(read_analysis(tmp_path / f"v{i}DLC_tiny.h5")[0].n_frames == 20 for i in range(2))
+    deadline = time.monotonic() + 20
+    while any(alive(p) for p in set(descendants(os.getpid())) - before):
+        assert time.monotonic() < deadline, "Ray processes outlived the command"
+        time.sleep(0.2)
