@@ -5,7 +5,7 @@ sizes go in separate batches): in live mode waiting at most ``max_wait_ms`` afte
 first frame of a batch, in batch mode until the batch is full or its camera ends.
 
 - batch mode: every frame is kept, in arrival order (which is each camera's order);
-  a camera's ``End`` is passed on after all of its poses.
+  a camera's end message is passed on after all of its poses.
 - live mode: poses are published (PUB), so recorders, sync nodes and viewers can all
   read them; the socket is drained on every turn and only the newest frame per camera
   is kept; every frame never processed is counted as skipped, exactly, from the
@@ -30,12 +30,12 @@ POLL_MS = 100
 STOP_GRACE_S = 3.0
 
 
-class Pending:
+class WaitingFrames:
     """Frames waiting for the network, and the exact count of skipped ones (live)."""
 
     def __init__(self, live: bool):
         self.live = live
-        self.frames: list[m.Frame] = []
+        self.frames: list[m.FrameMessage] = []
         self.last_seq: dict[str, int] = defaultdict(lambda: -1)  # last seq seen per camera
         self.skipped: dict[str, int] = defaultdict(int)
         self.unreported = 0  # skips not yet published in stats
@@ -43,7 +43,7 @@ class Pending:
     def __len__(self) -> int:
         return len(self.frames)
 
-    def add(self, frame: m.Frame) -> None:
+    def add(self, frame: m.FrameMessage) -> None:
         gap = frame.seq - self.last_seq[frame.camera] - 1
         if gap > 0:
             self._skip(frame.camera, gap)
@@ -56,7 +56,7 @@ class Pending:
                     return
         self.frames.append(frame)
 
-    def end(self, end: m.End) -> None:
+    def end(self, end: m.EndMessage) -> None:
         """Count the frames of `end.camera` that never arrived."""
         tail = end.last_seq - self.last_seq[end.camera]
         if tail > 0:
@@ -66,7 +66,7 @@ class Pending:
         self.skipped[camera] += n
         self.unreported += n
 
-    def take(self, camera: str | None = None, limit: int = 0) -> list[m.Frame]:
+    def take(self, camera: str | None = None, limit: int = 0) -> list[m.FrameMessage]:
         """Remove and return up to `limit` frames (all of one camera if given)."""
         if camera is None:
             out, self.frames = (
@@ -80,7 +80,7 @@ class Pending:
 
 
 class Runner:
-    """Runs the model on batches and sends one Poses2D per frame."""
+    """Runs the model on batches and sends one Pose2DMessage per frame."""
 
     def __init__(self, spec: InferenceSpec, node, out: zmq.Socket):
         from train.model.artifact import PoseModel
@@ -97,8 +97,8 @@ class Runner:
             len(self.model.bodyparts),
         )
 
-    def run(self, frames: list[m.Frame]) -> None:
-        by_shape: dict[tuple, list[m.Frame]] = defaultdict(list)
+    def run(self, frames: list[m.FrameMessage]) -> None:
+        by_shape: dict[tuple, list[m.FrameMessage]] = defaultdict(list)
         for f in frames:
             by_shape[f.image.shape].append(f)
         for group in by_shape.values():
@@ -107,7 +107,7 @@ class Runner:
             for f, p in zip(group, poses, strict=True):
                 self.node.send(
                     self.out,
-                    m.Poses2D(
+                    m.Pose2DMessage(
                         f.camera,
                         f.seq,
                         f.index,
@@ -128,16 +128,16 @@ class Inbox:
 
     def __init__(self, sock: zmq.Socket, node):
         self.node = node
-        self.pending = Pending(live=True)
-        self.ends: list[m.End] = []
+        self.pending = WaitingFrames(live=True)
+        self.ends: list[m.EndMessage] = []
         self.cond = threading.Condition()
         self.listener = Listener(node.bus, sock, self._feed, POLL_MS)
 
     def _feed(self, msg: m.Message) -> None:
         with self.cond:
-            if isinstance(msg, m.Frame):
+            if isinstance(msg, m.FrameMessage):
                 self.pending.add(msg)
-            elif isinstance(msg, m.End):
+            elif isinstance(msg, m.EndMessage):
                 self.ends.append(msg)
             self.cond.notify()
 
@@ -172,11 +172,12 @@ def run(spec: InferenceSpec, node) -> None:
     ended = (run_live if spec.mode == "live" else run_batch)(spec, node, inp, runner)
     for camera in spec.cameras:
         if camera not in ended:  # stopped early: let the recorder close this camera too
-            node.send(out, m.End(camera, -1))
+            node.send(out, m.EndMessage(camera, -1))
 
 
-def _forward_end(spec: InferenceSpec, node, runner: Runner, end: m.End, skipped: int) -> None:
-    node.send(runner.out, m.End(end.camera, end.last_seq))
+def _forward_end(spec: InferenceSpec, node, runner: Runner, end: m.EndMessage,
+                 skipped: int) -> None:
+    node.send(runner.out, m.EndMessage(end.camera, end.last_seq))
     log.info("%s: %s ended, %d frames skipped", spec.name, end.camera, skipped)
 
 
@@ -206,16 +207,16 @@ def run_batch(spec: InferenceSpec, node, inp: zmq.Socket, runner: Runner) -> set
     """Batches of exactly ``batch_size`` frames, or the rest of a camera when it ends,
     never cut by time: the same video is cut into the same batches on every run (and by
     :mod:`stream.scale`), which makes its poses reproducible to the bit."""
-    pending = Pending(live=False)
+    pending = WaitingFrames(live=False)
     ended: set[str] = set()
     while len(ended) < len(spec.cameras):
         if node.stop.grace_over(STOP_GRACE_S):
             log.warning("%s: stopped before every source ended", spec.name)
             break
         for msg in node.bus.drain(inp, POLL_MS, limit=None):
-            if isinstance(msg, m.Frame):
+            if isinstance(msg, m.FrameMessage):
                 pending.add(msg)
-            elif isinstance(msg, m.End):
+            elif isinstance(msg, m.EndMessage):
                 runner.run(pending.take(msg.camera))
                 pending.end(msg)
                 ended.add(msg.camera)

@@ -1,5 +1,5 @@
 """An analysis job: the videos that folders, lists and paths name, each analyzed once into
-its table, on this machine (the batch pipeline of :mod:`stream.analyze`) or on Ray.
+its table, on this machine (the batch pipeline of :mod:`stream.batch`) or on Ray.
 
 Videos whose table is complete are skipped; a video that cannot be opened or decoded
 is reported and the others go on. On Ray, long videos are split into frame ranges
@@ -72,7 +72,7 @@ def analyze_job(
     four cores), an address joins that Ray cluster; ``"auto"`` picks local Ray when
     more than one worker helps. `threads`: torch threads per worker (default: the
     worker's share of the cores). A range whose worker dies is retried `retries` times.
-    `recordings`: see :func:`stream.analyze.run_pipeline`. `timing`, if given, is
+    `recordings`: see :func:`stream.batch.run_pipeline`. `timing`, if given, is
     filled in with where the time went.
     """
     from train.model.artifact import read_meta
@@ -100,7 +100,7 @@ def analyze_job(
     n_tasks = sum(len(split_frames(j.frames, chunk_frames, batch_size)) for j in todo)
     where = choose_cluster(cluster, device, workers, n_tasks)
     if todo and where == "none":
-        from stream.analyze import run_pipeline
+        from stream.batch import run_pipeline
 
         for result in run_pipeline(model, todo, digest, scorer, csv, batch_size, device,
                                    threads, progress, recordings):

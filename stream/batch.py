@@ -40,15 +40,15 @@ class _Pipeline:
         self.bar = JobProgress(len(jobs), sum(j.frames for j in jobs), progress)
 
     def __call__(self, msg: m.Message) -> None:
-        if isinstance(msg, m.Stats) and msg.node == "recorder":
+        if isinstance(msg, m.StatsMessage) and msg.node == "recorder":
             for camera, rows in msg.totals.items():
                 if camera in self.jobs and not self.results[camera].status:
                     self.bar.frames_done(rows - self.rows.get(camera, 0))
                     self.rows[camera] = rows
-        elif isinstance(msg, m.End) and msg.camera in self.jobs:
+        elif isinstance(msg, m.EndMessage) and msg.camera in self.jobs:
             self._ended(msg)
 
-    def _ended(self, end: m.End) -> None:
+    def _ended(self, end: m.EndMessage) -> None:
         from stream.recording import read_recording, recording_path
         from train.data.keypoints import Poses2D
 
