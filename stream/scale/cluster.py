@@ -39,12 +39,16 @@ def import_ray():
     return ray
 
 
+def gpu_count() -> int:
+    import torch
+
+    return torch.cuda.device_count()
+
+
 def local_workers(device: str) -> int:
     """Workers that fit this machine: one per GPU for CUDA, else one per few cores."""
     if device.startswith("cuda"):
-        import torch
-
-        return max(1, torch.cuda.device_count())
+        return max(1, gpu_count())
     return max(1, (os.cpu_count() or 1) // CORES_PER_WORKER)
 
 
@@ -102,7 +106,7 @@ class Cluster:
                     ray.init(
                         address="local",
                         num_cpus=os.cpu_count() or 1,
-                        num_gpus=local_workers("cuda") if self.cuda else 0,
+                        num_gpus=gpu_count() if self.cuda else 0,
                         object_store_memory=OBJECT_STORE_BYTES,
                         include_dashboard=False,
                         log_to_driver=False,

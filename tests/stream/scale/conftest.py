@@ -21,7 +21,7 @@ import pytest
 from stream.scale.cluster import LOCAL_NODE_IP
 
 STORE_BYTES = 80 << 20  # Ray's minimum object store is 75 MiB
-START_TIMEOUT_S = 180.0
+START_TIMEOUT_S = 300.0
 
 
 def _free_port() -> int:
@@ -172,14 +172,15 @@ def ray_cluster(ray_env) -> RayCluster:
                 for _ in range(3):
                     node = _ray_start([f"--address={cluster.address}"], 1,
                                       temp / f"worker{i}.log")
+                    cluster.stale.append(node)  # until it is up: stopped at the end either way
                     while _alive_nodes(ray) < i + 2 and node.poll() is None:
                         if time.monotonic() > deadline:
                             raise RuntimeError(f"Ray nodes not up after {START_TIMEOUT_S:.0f} s")
                         time.sleep(0.3)
                     if node.poll() is None:
+                        cluster.stale.remove(node)
                         cluster.nodes.append(node)
                         break
-                    cluster.stale.append(node)
                 else:
                     raise RuntimeError((temp / f"worker{i}.log").read_text()[-2000:])
         finally:

@@ -6,6 +6,7 @@ import threading
 import time
 
 import numpy as np
+import pytest
 
 from stream.scale.job import analyze_job
 from stream.scale.report import DONE, FAILED, SKIPPED
@@ -103,3 +104,16 @@ def test_local_ray_from_the_command_stops_every_process_it_started(tiny_model, t
     while any(alive(p) for p in set(descendants(os.getpid())) - before):
         assert time.monotonic() < deadline, "Ray processes outlived the command"
         time.sleep(0.2)
+
+
+@pytest.mark.gpu
+def test_gpu_workers_equal_the_gpu_pipeline(tiny_model, tmp_path):
+    video = write_random_video(tmp_path / "v.mp4", 37, 4)
+    tables = {}
+    for name, how in {"single": {"cluster": "none", "device": "cuda:0"},
+                      "ray": {"cluster": "local", "device": "cuda", "chunk_frames": 16}}.items():
+        (result,) = analyze_job(tiny_model, [video], destfolder=tmp_path / name, batch_size=8,
+                                progress=False, **how)
+        assert result.status == DONE, result
+        tables[name] = read_analysis(result.table)[0].data
+    assert np.array_equal(tables["ray"], tables["single"])
