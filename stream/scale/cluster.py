@@ -111,6 +111,8 @@ class Cluster:
                         include_dashboard=False,
                         log_to_driver=False,
                         _node_ip_address=LOCAL_NODE_IP,
+                        # Ray runs workers at nice 15; here they are the job itself
+                        _system_config={"worker_niceness": 0},
                     )
                     break
                 except Exception as exc:  # Ray gives a node 30 s to come up, a busy machine
