@@ -10,8 +10,10 @@ its nodes must see the videos, the model and the output folders at the same path
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import signal
 import time
 from collections import deque
 from collections.abc import Callable
@@ -37,6 +39,21 @@ def import_ray():
             "Ray is not installed: pip install 'poseloop[ray]' (or leave out --cluster)"
         ) from None
     return ray
+
+
+def child_processes(pid: int) -> list[int]:
+    """The process ids whose parent is `pid` (from /proc; empty where there is none)."""
+    out = []
+    for entry in os.listdir("/proc") if os.path.isdir("/proc") else []:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
+                    out.append(int(entry))
+        except (OSError, IndexError, ValueError):
+            continue  # gone meanwhile
+    return out
 
 
 def gpu_count() -> int:
@@ -102,6 +119,7 @@ class Cluster:
         elif self.address == "local":
             os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # report nothing home
             for attempt in range(LOCAL_START_TRIES):
+                before = set(child_processes(os.getpid()))
                 try:
                     ray.init(
                         address="local",
@@ -117,6 +135,10 @@ class Cluster:
                     break
                 except Exception as exc:  # Ray gives a node 30 s to come up, a busy machine
                     ray.shutdown()      # can take longer: once more, then a one-line error
+                    # a start that gave up leaves the processes it started running
+                    for pid in set(child_processes(os.getpid())) - before:
+                        with contextlib.suppress(ProcessLookupError):
+                            os.kill(pid, signal.SIGKILL)
                     if attempt + 1 == LOCAL_START_TRIES:
                         raise ConfigError(f"local Ray did not start: {exc}") from exc
                     log.warning("local Ray did not start (%s); trying again", exc)

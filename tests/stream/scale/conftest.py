@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from stream.scale.cluster import LOCAL_NODE_IP
+from stream.scale.cluster import LOCAL_NODE_IP, child_processes
 
 STORE_BYTES = 80 << 20  # Ray's minimum object store is 75 MiB
 START_TIMEOUT_S = 300.0
@@ -30,24 +30,10 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _children() -> dict[int, list[int]]:
-    out: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-        out.setdefault(ppid, []).append(int(entry))
-    return out
-
-
 def descendants(pid: int) -> list[int]:
-    tree, out, todo = _children(), [], [pid]
+    out, todo = [], [pid]
     while todo:
-        for child in tree.get(todo.pop(), []):
+        for child in child_processes(todo.pop()):
             out.append(child)
             todo.append(child)
     return out
