@@ -5,9 +5,8 @@ Prints, for each, the job's wall time and frames/s (with and without starting Ra
 and for Ray: the start time, each worker's model load, and the per-video overhead
 (scheduling, part files, join and table write): ``(wall - Ray start - model load -
 worker time / workers) / videos``, worker time being what workers spent decoding and
-running the network on each range. For the pipeline the same formula (no Ray start,
-worker time = first frame read to last pose recorded per video) puts its process start
-and model load into the per-video overhead. Runs alternate and medians are printed. Every run
+running the network on each range (not printed for the pipeline, whose videos overlap
+in its processes). Runs alternate and medians are printed. Every run
 must give the same poses, bit for bit. Torch runs with ``--threads`` threads per worker
 (and in the pipeline's inference process).
 
@@ -97,7 +96,7 @@ def main() -> None:
         for name, rows in stats.items():
             wall, start, load, per_video = (statistics.median(c) for c in zip(*rows, strict=True))
             if configs[name]["cluster"] == "none":
-                start = load = float("nan")  # inside the per-video overhead here
+                start = load = per_video = float("nan")
             started = wall - (0.0 if np.isnan(start) else start)
             print(f"{name:20s} {wall:8.2f} {frames / wall:9.2f} {frames / started:10.2f} "
                   f"{start:11.2f} {load:12.2f} {per_video:11.3f}")
