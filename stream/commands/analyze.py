@@ -2,16 +2,20 @@
 
 import argparse
 
+from stream.commands._arguments import existing_file, existing_path, output_folder
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("model", help="exported model (.pt2, from poseloop export)")
+    parser.add_argument("model", type=existing_file,
+                        help="exported model (.pt2, from poseloop export)")
     parser.add_argument(
-        "videos", nargs="+", metavar="VIDEO|FOLDER|LIST",
+        "videos", nargs="+", metavar="VIDEO|FOLDER|LIST", type=existing_path,
         help="video files, folders (searched recursively by suffix), or lists (.txt: one "
              "path a line; .csv: a column named video or path)",
     )
     parser.add_argument(
-        "--destfolder", default=None, help="where tables go (default: beside each video)"
+        "--destfolder", type=output_folder,
+        help="where tables go (default: beside each video)"
     )
     parser.add_argument("--csv", action="store_true", help="also write .csv tables")
     parser.add_argument(

@@ -2,14 +2,14 @@
 
 import argparse
 
-from stream.commands.board import add_board_arguments, board_from_args
+from stream.commands._arguments import add_board_arguments, board_from, existing_path, output_file
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("sources", nargs="+", metavar="SOURCE",
+    parser.add_argument("sources", nargs="+", metavar="SOURCE", type=existing_path,
                         help="one board video or image folder per camera; frame k of every "
                              "source shows the same instant")
-    parser.add_argument("-o", "--output", default="calibration.toml",
+    parser.add_argument("-o", "--output", default="calibration.toml", type=output_file,
                         help="calibration TOML (default calibration.toml); the report "
                              "(<stem>_report.txt, _rig.png, _errors.png) goes beside it")
     parser.add_argument("--names", nargs="+", help="camera names (default: source file stems)")
@@ -25,7 +25,7 @@ def main(args: argparse.Namespace) -> None:
     from calib.calibrate_rig import calibrate_sources
     from calib.report import summary_text
 
-    result = calibrate_sources(args.sources, board_from_args(args), args.output,
+    result = calibrate_sources(args.sources, board_from(args), args.output,
                                names=args.names, every=args.every, fisheye=args.fisheye,
                                fix_k3=not args.free_k3, report=not args.no_report)
     print(summary_text(result), end="")

@@ -2,9 +2,11 @@
 
 import argparse
 
+from stream.commands._arguments import add_project
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("project", help="project folder or its config.yaml")
+    add_project(parser)
     parser.add_argument("--algo", choices=("uniform", "kmeans"), default="kmeans",
                         help="spread uniformly over start..stop, or k-means on small "
                              "grayscale frames for diversity (default)")

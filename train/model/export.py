@@ -11,10 +11,9 @@ import torch
 from calib.errors import ModelError
 from train.data.project import Project, open_project
 from train.model.artifact import ModelMeta, export_model
-from train.model.backbones import backbone_stride
+from train.model.backbones import MEAN, STD, backbone_stride
 from train.model.network import DeployNet, build_network
 from train.model.train_config import ModelDir, TrainConfig
-from train.model.trainer import MEAN, STD
 
 log = logging.getLogger(__name__)
 
