@@ -156,12 +156,11 @@ def write_labels(labels: LabeledFrames, path: str | Path, csv: bool = True) -> P
 
 
 def _write_table(df: pd.DataFrame, path: str | Path, csv: bool, stamp: dict | None = None) -> Path:
-    """`df` to ``path.h5`` and, with `csv`, to ``path.csv``; returns the h5 path. The csv
-    goes first, so an h5 file (which carries the stamp) never stands without it."""
+    """`df` to ``path.h5`` and, with `csv`, to ``path.csv``; returns the h5 path."""
     path = Path(path).with_suffix(".h5")
+    _write_h5(df, path, stamp)
     if csv:
         _write_csv(df, path.with_suffix(".csv"))
-    _write_h5(df, path, stamp)
     return path
 
 
