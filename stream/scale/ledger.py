@@ -75,13 +75,19 @@ def is_complete(job: VideoJob, digest: str, scorer: str, csv: bool) -> bool:
 def commit_table(job: VideoJob, poses, digest: str, scorer: str, csv: bool) -> Path:
     """Write the stamped table of `job` from its `poses` (:class:`Poses2D`, one row per
     frame); DataError, and nothing written, when the rows do not match the frames."""
+    from train.data.analysis_meta import write_analysis_meta
     from train.data.tables import write_analysis
+    from train.data.video import VideoReader
 
     if poses.n_frames != job.frames:
         raise DataError(
             f"{job.video}: {poses.n_frames} poses for the {job.frames} frames of the video; "
             "table not written"
         )
+    with VideoReader(job.video) as reader:
+        fps, size = reader.fps, reader.size
+    # DeepLabCut's side file first: the stamped table is what marks the video done
+    write_analysis_meta(job.table, scorer, poses.bodyparts, job.frames, fps, size)
     return write_analysis(poses, scorer, job.table, csv=csv, stamp=stamp_of(job, digest, scorer))
 
 

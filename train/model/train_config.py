@@ -1,6 +1,6 @@
 """Training configuration (a validated dataclass, stored as YAML in the model folder) and
-the model folder layout of DeepLabCut 3:
-``dlc-models-pytorch/iteration-N/<Task><date>-trainset<P>shuffle<S>/{train,test}/``.
+the model folder layout, DeepLabCut 3's under poseloop's own root (:mod:`train.model.paths`):
+``poseloop-models/iteration-N/<Task><date>-trainset<P>shuffle<S>/{train,test}/``.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import yaml
 from calib.errors import ConfigError
 from calib.fileio import atomic_path
 from train.data.project import Project
+from train.model.paths import model_folder
 
 CONFIG_FILE = "pytorch_config.yaml"
 SCHEDULES = ("cosine", "step", "constant")
@@ -138,7 +139,7 @@ class ModelDir:
         c = project.config
         fraction = c.training_fraction[0] if fraction is None else float(fraction)
         name = f"{c.task}{c.date}-trainset{percent(fraction)}shuffle{shuffle}"
-        path = project.root / "dlc-models-pytorch" / f"iteration-{c.iteration}" / name
+        path = model_folder(project.root, c.iteration, name)
         return cls(path, project.root, shuffle, fraction)
 
     @property
