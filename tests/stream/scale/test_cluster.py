@@ -61,7 +61,7 @@ def test_a_killed_worker_costs_a_retry_and_every_video_finishes_once(
         expected, _, _ = analyze_range(model, video, 0, 96, 8)
         assert scorer == "DLC_slow" and np.array_equal(poses.data, expected)
     assert not (tmp_path / "out" / ".poseloop-parts").exists()
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+    assert sorted(p.name for p in (tmp_path / "out").glob("*.h5")) == [
         f"v{i}DLC_slow.h5" for i in range(3)]
 
 
