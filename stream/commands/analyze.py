@@ -9,10 +9,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", type=existing_file,
                         help="exported model (.pt2, from poseloop export)")
     parser.add_argument("videos", nargs="+", metavar="VIDEO", type=existing_file)
-    parser.add_argument(
-        "--destfolder", type=output_folder,
-        help="where tables go (default: beside each video)"
-    )
+    parser.add_argument("--destfolder", type=output_folder,
+                        help="where tables go (default: beside each video)")
     parser.add_argument("--csv", action="store_true", help="also write .csv tables")
     parser.add_argument(
         "--batch-size", type=int, default=8, help="frames per network batch (default 8)"
