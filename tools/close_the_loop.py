@@ -104,12 +104,10 @@ def _train_and_analyze(project: Project, video: Path, truth: np.ndarray, epochs:
                        max_minutes: float, seed: int) -> tuple[Round, Path]:
     # training and export come from another part of poseloop (torch)
     from train.model.export import export_network
-    from train.model.train_config import preset
     from train.model.trainer import train_network
 
     start = time.perf_counter()
-    cfg = preset("demo", epochs=epochs, max_minutes=max_minutes, seed=seed, eval_every=epochs)
-    train_network(project, cfg, progress=False)
+    train_network(project, progress=False, epochs=epochs, max_minutes=max_minutes, seed=seed)
     model = export_network(project)
     table = _analyze(model, video, project.root / f"analysis-iter{project.config.iteration}")
     pred, _ = read_analysis(table)

@@ -11,7 +11,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="spread uniformly over start..stop, or k-means on small "
                              "grayscale frames for diversity (default)")
     parser.add_argument("--videos", nargs="+", metavar="VIDEO",
-                        help="only these videos (paths or stems listed in video_sets)")
+                        help="only these videos (paths or stems listed in video_sets, or other "
+                             "video files)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
 
 
