@@ -236,10 +236,10 @@ def write_synthetic_video(path: str | Path, config: SynthConfig,
     """mp4 at `path` + its exact ground truth as a DeepLabCut analysis table beside it
     (``<stem>_groundtruth.h5``, scorer "groundtruth", coords x, y, likelihood: 1 visible,
     0 occluded). Both files are written atomically; returns their paths."""
-    return _write_video(SyntheticAnimal(config), Path(path), progress)
+    return write_clip_video(SyntheticAnimal(config), Path(path), progress)
 
 
-def _write_video(animal: SyntheticAnimal, path: Path, progress: bool) -> tuple[Path, Path]:
+def write_clip_video(animal: SyntheticAnimal, path: Path, progress: bool) -> tuple[Path, Path]:
     from tqdm import tqdm
 
     from train.data.tables import write_analysis
@@ -253,7 +253,7 @@ def _write_video(animal: SyntheticAnimal, path: Path, progress: bool) -> tuple[P
     return path, truth
 
 
-def _labeled_frame_indices(n_frames: int, n_labeled: int, seed: int) -> np.ndarray:
+def labeled_frame_indices(n_frames: int, n_labeled: int, seed: int) -> np.ndarray:
     """`n_labeled` distinct frames spread over the clip: one random frame per equal bin."""
     if not 1 <= n_labeled <= n_frames:
         raise ConfigError(
@@ -273,19 +273,14 @@ def make_synthetic_project(workdir: str | Path, config: SynthConfig, n_labeled: 
     human would leave them). config.yaml lists bodyparts and skeleton, poseloop.yaml flip_pairs.
     `seed` picks which frame of each stretch of the video is labeled.
     """
-    from tqdm import tqdm
 
-    from calib.fileio import atomic_path
     from train.data.config import save_config
-    from train.data.keypoints import LabeledFrames
     from train.data.project import add_videos, create_project, open_project
-    from train.data.tables import write_labels
-    from train.data.video import VideoReader
 
-    picks = _labeled_frame_indices(config.n_frames, n_labeled, seed)
+    picks = labeled_frame_indices(config.n_frames, n_labeled, seed)
     project = create_project(name, [], list(BODYPARTS), scorer=scorer, working_directory=workdir)
     animal = SyntheticAnimal(config)
-    video, _ = _write_video(animal, project.root / "videos" / f"{name}.mp4", progress)
+    video, _ = write_clip_video(animal, project.root / "videos" / f"{name}.mp4", progress)
     add_videos(project, [video])
     project.config.set("skeleton", [list(p) for p in SKELETON])
     project.config.set("flip_pairs", [list(p) for p in FLIP_PAIRS])
@@ -293,13 +288,29 @@ def make_synthetic_project(workdir: str | Path, config: SynthConfig, n_labeled: 
     project.config.set("dotsize", max(2, round(min(config.size) / 60)))  # template's 12 is huge
     save_config(project.config)
 
+    label_from_video(project, video, animal, picks, scorer, progress)
+    return open_project(project.root)
+
+
+def label_from_video(project: Project, video: Path, animal, picks: np.ndarray, scorer: str,
+                     progress: bool = False) -> None:
+    """Frames `picks` of `video` (decoded, so they carry its compression) saved as PNG
+    under ``labeled-data/<video stem>/`` and labeled with `animal`'s exact keypoints
+    (``keypoints(i)``, ``visible(i)``: hidden parts NaN, as a human would leave them)."""
+    from tqdm import tqdm
+
+    from calib.fileio import atomic_path
+    from train.data.keypoints import LabeledFrames
+    from train.data.tables import write_labels
+    from train.data.video import VideoReader
+
     folder = project.labeled_data / video.stem
     folder.mkdir(parents=True, exist_ok=True)
-    digits = max(4, len(str(config.n_frames)))
+    digits = max(4, len(str(len(animal))))
     wanted = set(picks.tolist())
     images = []
     with VideoReader(video) as reader:
-        frames = tqdm(enumerate(reader), total=config.n_frames, desc="labeled frames",
+        frames = tqdm(enumerate(reader), total=len(animal), desc="labeled frames",
                       unit="frame", disable=not progress)
         for i, frame in frames:
             if i in wanted:
@@ -311,11 +322,9 @@ def make_synthetic_project(workdir: str | Path, config: SynthConfig, n_labeled: 
     if len(images) != len(picks):
         raise OSError(f"{video}: decoded {len(images)} of the {len(picks)} frames to label")
     xy = np.stack([animal.keypoints(i) for i in picks])
-    hidden = ~np.stack([animal.visible(i) for i in picks])
-    xy[hidden] = np.nan
+    xy[~np.stack([animal.visible(i) for i in picks])] = np.nan
     write_labels(LabeledFrames(scorer, BODYPARTS, images, xy, index_style="tuple"),
                  project.labels_path(video.stem))
-    return open_project(project.root)
 
 
 def write_preview(config: SynthConfig, path: str | Path, n: int = 6) -> Path:

@@ -32,8 +32,9 @@ from train.synth.animal import (
     SKELETON,
     SynthConfig,
     SyntheticAnimal,
-    _labeled_frame_indices,
-    _write_video,
+    label_from_video,
+    labeled_frame_indices,
+    write_clip_video,
 )
 
 if TYPE_CHECKING:
@@ -163,18 +164,14 @@ def make_arena_project(workdir: str | Path, calibration: Calibration, config: Sy
     ground-truth table), `n_labeled` frames in all, spread over the cameras and the clip,
     decoded from the videos (so they carry their compression) and labeled with the exact
     keypoints (hidden ones NaN)."""
-    from calib.fileio import atomic_path
     from train.data.config import save_config
-    from train.data.keypoints import LabeledFrames
     from train.data.project import add_videos, create_project, open_project
-    from train.data.tables import write_labels
-    from train.data.video import VideoReader
 
     project = create_project(name, [], list(BODYPARTS), scorer=scorer, working_directory=workdir)
     animal = SyntheticAnimal(config)
     views = [ArenaView(camera, animal) for camera in calibration.cameras]
-    videos = [_write_video(view, project.root / "videos" / f"{view.camera.name}.mp4",
-                           progress)[0] for view in views]
+    videos = [write_clip_video(view, project.root / "videos" / f"{view.camera.name}.mp4",
+                               progress)[0] for view in views]
     add_videos(project, videos)
     project.config.set("skeleton", [list(p) for p in SKELETON])
     project.config.set("flip_pairs", [list(p) for p in FLIP_PAIRS])
@@ -182,22 +179,6 @@ def make_arena_project(workdir: str | Path, calibration: Calibration, config: Sy
     save_config(project.config)
     for k, (view, video) in enumerate(zip(views, videos, strict=True)):
         share = n_labeled // len(views) + (k < n_labeled % len(views))
-        picks = _labeled_frame_indices(config.n_frames, share, config.seed + k)
-        folder = project.labeled_data / video.stem
-        folder.mkdir(parents=True, exist_ok=True)
-        wanted, images = set(picks.tolist()), []
-        with VideoReader(video) as reader:
-            for i, frame in enumerate(reader):
-                if i in wanted:
-                    image = folder / f"img{i:05d}.png"
-                    with atomic_path(image) as tmp:
-                        if not cv2.imwrite(str(tmp), frame):
-                            raise OSError(f"{image}: OpenCV could not write the PNG")
-                    images.append(f"labeled-data/{video.stem}/{image.name}")
-        if len(images) != len(picks):
-            raise OSError(f"{video}: decoded {len(images)} of the {len(picks)} frames to label")
-        xy = np.stack([view.keypoints(i) for i in picks])
-        xy[~np.stack([view.visible(i) for i in picks])] = np.nan
-        write_labels(LabeledFrames(scorer, BODYPARTS, images, xy, index_style="tuple"),
-                     project.labels_path(video.stem))
+        picks = labeled_frame_indices(config.n_frames, share, config.seed + k)
+        label_from_video(project, video, view, picks, scorer)
     return open_project(project.root)
