@@ -81,37 +81,26 @@ def _names(h: dict, key: str, limit: int = 1024) -> tuple[str, ...]:
     return tuple(v)
 
 
-def _counts(h: dict, key: str) -> dict[str, int]:
+def _name_map(h: dict, key: str, limit: int, fits, what: str) -> dict:
+    """Field `key` as a map of at most `limit` names to values that `fits` accepts."""
     v = h.get(key)
     if (
         not isinstance(v, dict)
-        or len(v) > 1024
-        or not all(
-            isinstance(k, str)
-            and len(k) <= MAX_NAME
-            and isinstance(n, int)
-            and not isinstance(n, bool)
-            for k, n in v.items()
-        )
+        or len(v) > limit
+        or not all(isinstance(k, str) and len(k) <= MAX_NAME and fits(x) for k, x in v.items())
     ):
-        raise MessageError(f"field {key!r} must map names to ints, got {v!r:.80}")
+        raise MessageError(f"field {key!r} must map names to {what}, got {v!r:.80}")
     return dict(v)
+
+
+def _counts(h: dict, key: str) -> dict[str, int]:
+    return _name_map(h, key, 1024, lambda n: isinstance(n, int) and not isinstance(n, bool),
+                     "ints")
 
 
 def _values(h: dict, key: str) -> dict[str, int | float | str | bool]:
-    v = h.get(key)
-    if (
-        not isinstance(v, dict)
-        or len(v) > 256
-        or not all(
-            isinstance(k, str)
-            and len(k) <= MAX_NAME
-            and (isinstance(x, (int, float, bool)) or isinstance(x, str) and len(x) <= 4096)
-            for k, x in v.items()
-        )
-    ):
-        raise MessageError(f"field {key!r} must map names to numbers or strings, got {v!r:.80}")
-    return dict(v)
+    return _name_map(h, key, 256, lambda x: isinstance(x, (int, float, bool))
+                     or isinstance(x, str) and len(x) <= 4096, "numbers or strings")
 
 
 def _stamped(h: dict, name: str) -> tuple[str, int, int, int]:

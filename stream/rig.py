@@ -287,9 +287,14 @@ def _resolve_3d(rig: Rig, base: Path) -> None:
         tri.cameras = list(sync.cameras)
 
 
+def _pose_producers(rig: Rig) -> dict:
+    """The nodes whose poses a recorder or processor may read, by name."""
+    return {i.name: i for i in rig.inference} | {t.name: t for t in rig.triangulates}
+
+
 def _resolve_recorders(rig: Rig, base: Path) -> None:
     where = str(rig.path)
-    producers = {i.name: i for i in rig.inference} | {t.name: t for t in rig.triangulates}
+    producers = _pose_producers(rig)
     for i, rec in enumerate(rig.recorders):
         w = f"{where}: recorder[{i}] ({rec.name})"
         _inputs(w, rec.inputs, producers, "inference or triangulate nodes")
@@ -361,7 +366,7 @@ def _resolve_videos(rig: Rig, base: Path) -> None:
 
 def _resolve_processors(rig: Rig, base: Path) -> None:
     where = str(rig.path)
-    producers = {i.name: i for i in rig.inference} | {t.name: t for t in rig.triangulates}
+    producers = _pose_producers(rig)
     for i, proc in enumerate(rig.processors):
         w = f"{where}: processor[{i}] ({proc.name})"
         _inputs(w, proc.inputs, producers, "inference or triangulate nodes")
