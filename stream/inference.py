@@ -95,6 +95,10 @@ class Runner:
         self.scorer = self.model.meta.scorer
         self.node = node
         self.out = out
+        prepare = getattr(self.model, "prepare", None)  # ONNX Runtime: one graph per size
+        if callable(prepare):
+            for height, width in spec.frame_sizes:  # before the node is ready, not mid-run
+                prepare(height, width)
         log.info(
             "%s: model %s on %s (%d bodyparts)",
             spec.name,

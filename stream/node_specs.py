@@ -73,6 +73,7 @@ class InferenceSpec(_Reader):
     tolerance_ms: float = 5.0  # in_step "timestamp": stamps of one instant differ at most this
     stale_ms: float = 1000.0  # in_step: a camera silent this long is reported and not waited for
     endpoint: str = ""
+    frame_sizes: list[list[int]] = _derived([])  # [[height, width]] known ahead (synthetic)
 
 
 @dataclass
@@ -150,7 +151,7 @@ class ProcessorSpec(_Reader):
     class_name: str
     params: dict = field(default_factory=dict)  # keyword arguments of the class
     folder: str = "recording"  # <name>.outputs.jsonl: every output with its stamps
-    serial_port: str = ""  # e.g. "/dev/ttyACM0" ("": no serial output)
+    serial_port: str = ""  # e.g. "/dev/ttyACM0" ("": no serial output; relative: from the rig file)
     baudrate: int = 115200
     serial_template: str = "{value}\n"  # what is written per output
     endpoint: str = ""  # outputs published here (ZeroMQ PUB, topic "output.<name>")

@@ -180,6 +180,9 @@ def _resolve(rig: Rig, base: Path) -> None:
         inf.endpoint = inf.endpoint or free_endpoint(rig.host)
         inf.input_endpoints = [by_name[n].endpoint for n in inf.inputs]
         inf.cameras = [c for n in inf.inputs for c in by_name[n].cameras]
+        inf.frame_sizes = [list(size) for size in sorted(
+            {(by_name[n].height, by_name[n].width) for n in inf.inputs
+             if by_name[n].kind == "synthetic"})]
     _resolve_3d(rig, base)
     _resolve_recorders(rig, base)
     _resolve_videos(rig, base)
@@ -374,6 +377,8 @@ def _resolve_processors(rig: Rig, base: Path) -> None:
         if not Path(proc.file).is_file():
             raise ConfigError(f"{w}: field 'file': no such file {proc.file}")
         positive(w, "baudrate", proc.baudrate)
+        if proc.serial_port and not Path(proc.serial_port).is_absolute():
+            proc.serial_port = str(base / proc.serial_port)  # a link to a device, say
         proc.mode = rig.mode
         proc.folder = str((base / proc.folder).resolve())
         proc.endpoint = proc.endpoint or free_endpoint(rig.host)

@@ -116,6 +116,10 @@ class Supervisor:
             if self.on_message is not None:
                 self.on_message(msg)
 
+    def _sending(self, sources: set[str]) -> bool:
+        """Whether a source has sent a frame (its stats count one)."""
+        return any(sum(self.latest[n].totals.values()) > 0 for n in sources if n in self.latest)
+
     def _dead(self) -> str | None:
         for name, p in self.procs.items():
             if p.poll() not in (None, 0):
@@ -129,17 +133,21 @@ class Supervisor:
     def run(self) -> None:
         """Start the nodes and wait for them to end; NodeDied if one fails.
 
-        Ctrl-C, or `duration_s` after the sources started, asks every node to stop, waits
-        for them to close their files, and returns normally.
+        Ctrl-C, or `duration_s` after the first frame of a source (a source may take a
+        while to start: a synthetic camera renders its session first), asks every node to
+        stop, waits for them to close their files, and returns normally.
         """
         last_print = time.monotonic()
         try:
             self.start()
-            end = time.monotonic() + self.duration_s if self.duration_s else math.inf
+            end, timing = math.inf, bool(self.duration_s)
+            sources = {spec.name for role, spec in self.nodes if role == "source"}
             while any(p.poll() is None for p in self.procs.values()):
                 self._drain(100)
+                if timing and self._sending(sources):
+                    end, timing = time.monotonic() + self.duration_s, False
                 if time.monotonic() > end:
-                    log.info("%g s are over: stopping every node", self.duration_s)
+                    log.info("the duration is over: stopping every node")
                     end = math.inf
                     self.stop()
                 failure = self._dead()
