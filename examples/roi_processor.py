@@ -11,10 +11,16 @@ Named in a rig file by path and class::
     serial_port = "/dev/ttyACM0"   # writes "1\\n" / "0\\n" (serial_template "{value}\\n")
     baudrate = 115200
 
+On 2D poses the region is in the camera's pixels (``camera`` picks one camera of the
+input); on 3D instants (a triangulate node's output) it is in world units on the x, y
+plane (``camera`` then names the 3D stream, or is left empty), the likelihood being the
+triangulation's score.
+
 It outputs ``{"value": 1, "event": "enter", "frame": i}`` when the body part enters the
 rectangle and ``{"value": 0, "event": "leave", ...}`` when it leaves, so the serial line
 is high exactly while the animal is inside. Points under `pcutoff` leave the state as it
-is; `hysteresis_px` keeps a point sitting on the border from toggling the line.
+is; `hysteresis_px` (pixels, or world units in 3D) keeps a point sitting on the border
+from toggling the line.
 """
 
 from __future__ import annotations
@@ -39,9 +45,14 @@ class RegionTrigger:
         return x0 - grow <= x <= x1 + grow and y0 - grow <= y <= y1 + grow
 
     def process(self, pose) -> dict | None:
-        if self.camera and pose.camera != self.camera:
+        three_d = hasattr(pose, "xyz")
+        if self.camera and (pose.group if three_d else pose.camera) != self.camera:
             return None
-        x, y, likelihood = (float(v) for v in pose.poses[pose.bodyparts.index(self.bodypart)])
+        k = pose.bodyparts.index(self.bodypart)
+        if three_d:
+            x, y, likelihood = float(pose.xyz[k, 0]), float(pose.xyz[k, 1]), float(pose.score[k])
+        else:
+            x, y, likelihood = (float(v) for v in pose.poses[k])
         if math.isnan(x) or not likelihood >= self.pcutoff:
             return None
         # entering needs the point inside the rectangle, leaving needs it past the margin
