@@ -60,3 +60,35 @@ def test_rig_without_the_experiment_nodes_is_named(tmp_path, arena_model):
                    '[[recorder]]\nname = "rec"\ninputs = ["pose"]\n')
     with pytest.raises(ConfigError, match="one processor, one triangulate and one video"):
         run_experiment(tmp_path / "exp", rig_file=rig, model=arena_model)
+
+
+@pytest.mark.parametrize(("change", "error"), [
+    ('kind = "synthetic"', "field 'calibration' is for kind 'synthetic' only"),
+    ('name = "cam0"', "no camera 'camX'"),
+    ("width = 320", "differ from the calibrated camera's 320x240"),
+    ("seed = 1", "same seed, fps and max_frames"),
+])
+def test_virtual_camera_errors_name_the_field(tmp_path, arena_model, change, error):
+    from calib.calibration import save_calibration
+    from stream.rig import load_rig
+    from train.synth.arena import arena_calibration
+
+    save_calibration(arena_calibration(["cam0", "cam1"], (320, 240)), tmp_path / "cal.toml")
+    sources = ""
+    for name in ("cam0", "cam1"):
+        sources += (f'[[source]]\nname = "{name}"\nkind = "synthetic"\nwidth = 320\n'
+                    f'height = 240\nfps = 30\nseed = 1\ncalibration = "cal.toml"\n')
+    bad = {
+        'kind = "synthetic"': ('kind = "synthetic"', 'kind = "images"\npath = "."'),
+        'name = "cam0"': ('name = "cam0"', 'name = "camX"'),
+        "width = 320": ("width = 320", "width = 640"),
+        "seed = 1": ("seed = 1", "seed = 2"),
+    }[change]
+    sources = sources.replace(*bad, 1)
+    rig = tmp_path / "rig.toml"
+    rig.write_text('mode = "live"\n' + sources +
+                   f'[[inference]]\nname = "pose"\nmodel = "{arena_model}"\n'
+                   'inputs = ["cam0", "cam1"]\n'
+                   '[[recorder]]\nname = "rec"\ninputs = ["pose"]\n')
+    with pytest.raises(ConfigError, match=error):
+        load_rig(rig)
