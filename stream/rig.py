@@ -388,26 +388,27 @@ def _resolve_processors(rig: Rig, base: Path) -> None:
 
 
 def _resolve_viewers(rig: Rig) -> None:
+    """Viewers show inference nodes (with their sources' frames) and triangulate nodes."""
     where = str(rig.path)
-    infer_by_name = {i.name: i for i in rig.inference}
+    producers = _pose_producers(rig)
     by_name = {s.name: s for s in rig.sources}
     for i, view in enumerate(rig.viewers):
         w = f"{where}: viewer[{i}] ({view.name})"
         if rig.mode != "live":
             raise ConfigError(f"{w}: a viewer needs mode = \"live\" (batch links are lossless)")
-        _inputs(w, view.inputs, infer_by_name, "inference nodes")
+        _inputs(w, view.inputs, producers, "inference or triangulate nodes")
         positive(w, "refresh_hz", view.refresh_hz)
         if not 0 <= view.pcutoff <= 1:
             raise ConfigError(f"{w}: field 'pcutoff' must be in [0, 1], got {view.pcutoff}")
         view.mode = rig.mode
-        view.input_endpoints = [infer_by_name[n].endpoint for n in view.inputs]
-        view.cameras = [c for n in view.inputs for c in infer_by_name[n].cameras]
-        view.models = [infer_by_name[n].model for n in view.inputs]
-        for n in view.inputs:
-            for src in infer_by_name[n].inputs:
-                s = by_name[src]
-                s.preview_endpoint = s.preview_endpoint or free_endpoint(rig.host)
-                view.input_endpoints.append(s.preview_endpoint)
+        view.input_endpoints = [producers[n].endpoint for n in view.inputs]
+        inference = [producers[n] for n in view.inputs if isinstance(producers[n], InferenceSpec)]
+        view.cameras = [c for n in view.inputs for c in (
+            [n] if isinstance(producers[n], TriangulateSpec) else producers[n].cameras)]
+        view.models = [inf.model for inf in inference]
+        for src in (by_name[s] for inf in inference for s in inf.inputs):
+            src.preview_endpoint = src.preview_endpoint or free_endpoint(rig.host)
+            view.input_endpoints.append(src.preview_endpoint)
 
 
 def _check_links(rig: Rig) -> None:
@@ -433,8 +434,8 @@ def _check_links(rig: Rig) -> None:
     ]
     links += [
         ("triangulate", t.name,
-         [r.name for r in rig.recorders + rig.processors if t.name in r.inputs],
-         "recorder or processor", batch)
+         [r.name for r in rig.recorders + rig.processors + rig.viewers if t.name in r.inputs],
+         "recorder, processor or viewer", batch)
         for t in rig.triangulates
     ]
     for role, name, consumers, what, exactly_one in links:
@@ -451,9 +452,10 @@ def _check_links(rig: Rig) -> None:
 
 
 def add_viewer(rig: Rig, name: str = "view", pcutoff: float = 0.1) -> ViewerSpec:
-    """A viewer of every inference node of a loaded `rig` (live mode only), with the
-    sources' frame previews turned on; the caller runs it (e.g. in its own window)."""
-    spec = ViewerSpec(name, [i.name for i in rig.inference], pcutoff=pcutoff)
+    """A viewer of every inference and triangulate node of a loaded `rig` (live mode
+    only), with the sources' frame previews turned on; the caller runs it (e.g. in its
+    own window)."""
+    spec = ViewerSpec(name, [n.name for n in rig.inference + rig.triangulates], pcutoff=pcutoff)
     rig.viewers.append(spec)
     try:
         _resolve_viewers(rig)
