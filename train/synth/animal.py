@@ -299,10 +299,10 @@ def label_from_video(project: Project, video: Path, animal, picks: np.ndarray, s
     (``keypoints(i)``, ``visible(i)``: hidden parts NaN, as a human would leave them)."""
     from tqdm import tqdm
 
-    from calib.fileio import atomic_path
     from train.data.keypoints import LabeledFrames
     from train.data.tables import write_labels
     from train.data.video import VideoReader
+    from train.label.framepick import save_png
 
     folder = project.labeled_data / video.stem
     folder.mkdir(parents=True, exist_ok=True)
@@ -315,9 +315,7 @@ def label_from_video(project: Project, video: Path, animal, picks: np.ndarray, s
         for i, frame in frames:
             if i in wanted:
                 image = folder / f"img{i:0{digits}d}.png"
-                with atomic_path(image) as tmp:
-                    if not cv2.imwrite(str(tmp), frame):
-                        raise OSError(f"{image}: OpenCV could not write the PNG")
+                save_png(image, frame)
                 images.append(f"labeled-data/{video.stem}/{image.name}")
     if len(images) != len(picks):
         raise OSError(f"{video}: decoded {len(images)} of the {len(picks)} frames to label")
