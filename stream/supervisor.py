@@ -70,6 +70,7 @@ class Supervisor:
         self.print_stats = print_stats
         self.latest: dict[str, m.StatsMessage] = {}
         self.last_error: dict[str, str] = {}
+        self.killed: set[str] = set()  # nodes killed after a stop request they did not heed
         self.procs: dict[str, subprocess.Popen] = {}
         self._bus = Bus("supervisor")
         self._from_nodes = self._bus.from_nodes(endpoint)
@@ -122,6 +123,8 @@ class Supervisor:
 
     def _dead(self) -> str | None:
         for name, p in self.procs.items():
+            if name in self.killed:  # asked to stop, too slow, killed: reported already
+                continue
             if p.poll() not in (None, 0):
                 self._drain(100)  # its last words may still be on the way
                 why = _why(p.returncode)
@@ -188,6 +191,7 @@ class Supervisor:
                     continue  # a second Ctrl-C while stopping: keep waiting for clean ends
             if p.poll() is None:
                 log.error("node %r did not stop in %.0f s; killing it", name, STOP_WAIT_S)
+                self.killed.add(name)
                 p.kill()
                 p.wait()
 
