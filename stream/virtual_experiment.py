@@ -145,6 +145,7 @@ def run_experiment(workdir: str | Path, duration_s: float | None = None,
                    minutes: float = 5.0, print_stats: bool = True) -> ExperimentSummary:
     """Prepare `workdir`, run the rig (for `duration_s`, default the rig file's) and score it."""
     from stream import messages as m
+    from stream.processor import output_log_path
     from stream.rig import load_rig
     from stream.supervisor import run_rig
 
@@ -153,7 +154,10 @@ def run_experiment(workdir: str | Path, duration_s: float | None = None,
     if len(spec.processors) != 1 or len(spec.triangulates) != 1 or len(spec.videos) != 1:
         raise ConfigError(f"{rig_file}: a virtual experiment has one processor, one "
                           "triangulate and one video node")
-    pty = PtyReader(Path(spec.processors[0].serial_port))
+    # the output log is appended to (a rig's log keeps every run); this run scores its own
+    proc = spec.processors[0]
+    output_log_path(proc.folder, proc.name).unlink(missing_ok=True)
+    pty = PtyReader(Path(proc.serial_port))
     pty.start()
     produced: dict[str, int] = {}
 
