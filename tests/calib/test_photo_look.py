@@ -114,6 +114,21 @@ def test_asymmetry_tells_a_junction_from_a_point_on_an_edge():
     assert at_junction.max() < MAX_ASYMMETRY < on_edge.min()
 
 
+def test_charuco_is_read_through_the_photo_look():
+    # A 1.5 px blur under a gamma curve: OpenCV's ChArUco detector with its default
+    # parameters reads 2 of these 4 views (3-14 of 24 corners); poseloop's reads all.
+    views = photo_views(PHOTO_CHARUCO, PhotoLook(), 4, seed=2, rig=_one_camera(),
+                        supersample=2)
+    detector = BoardDetector(PHOTO_CHARUCO)
+    errors = []
+    for img, truth in zip(views.images[0], views.truth[0], strict=True):
+        det = detector.detect(img)
+        assert det is not None and len(det.ids) >= 12
+        errors.append(np.linalg.norm(det.corners - truth[det.ids], axis=1))
+    errors = np.concatenate(errors)
+    assert np.median(errors) < 0.06 and errors.max() < 0.5
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("board", [PHOTO_CHECKERBOARD, PHOTO_CHARUCO], ids=lambda b: b.kind)
 @pytest.mark.parametrize("look", list(DEGRADATIONS))
