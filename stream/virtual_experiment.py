@@ -40,6 +40,7 @@ class ExperimentSummary:
     poses: dict[str, int]  # per camera, 2D poses recorded (the rest skipped by inference)
     instants: int  # 3D instants recorded
     complete: int  # of which every camera had a 2D pose
+    running: tuple[int, int]  # complete of the instants while every camera ran, and those
     error_mm: tuple[float, float]  # 3D error median, 90th percentile (visible points)
     triggers: int
     entries: int  # true entries of the snout into the region
@@ -64,7 +65,9 @@ class ExperimentSummary:
             f"2D poses: {per_camera(self.poses)} ({produced - posed} frames skipped by "
             "inference)",
             f"3D instants: {self.instants}, complete: {self.complete} "
-            f"({100 * self.complete / max(1, self.instants):.1f}%)",
+            f"({100 * self.complete / max(1, self.instants):.1f}%); while every camera ran: "
+            f"{self.running[0]} of {self.running[1]} "
+            f"({100 * self.running[0] / max(1, self.running[1]):.1f}%)",
             f"3D error vs ground truth: median {self.error_mm[0]:.1f} mm, "
             f"90th percentile {self.error_mm[1]:.1f} mm",
             f"triggers: {self.triggers}, true entries: {self.entries}, precision "
@@ -202,17 +205,22 @@ def score_experiment(rig_path: str | Path, produced: dict[str, int], wire: bytes
                      SyntheticAnimal(floor_config(source.max_frames, source.fps, source.seed)))
     truth, n = view.world(), source.max_frames
 
-    video_frames, poses2d, played = {}, {}, []
+    video_frames, poses2d, played, spans = {}, {}, [], []
     for camera in cameras:
         table = _frame_table(frame_table_path(video.folder, camera))
         video_frames[camera] = len(table["index"])
-        played += table["index"][[0, -1]].tolist() if len(table["index"]) else []
+        if len(table["index"]):
+            spans.append(table["index"][[0, -1]].tolist())
+            played += spans[-1]
         poses2d[camera] = read_recording(recording_path(rec.folder, camera))["index"]
     r3 = read_recording(recording3d_path(rec.folder, spec.triangulates[0].name))
     index = r3["index"]
     complete = np.ones(len(index), bool)
     for camera in cameras:
         complete &= np.isin(index, poses2d[camera])
+    # cameras start and stop at different times: instants at the edges cannot be complete
+    ran = (index >= max((a for a, _ in spans), default=0)) & (
+        index <= min((b for _, b in spans), default=-1))
     clip = index % n
     visible = np.stack([view.animal.visible(i) for i in clip]) if len(clip) else np.zeros((0, 0))
     error = np.linalg.norm(r3["xyz"] - truth[clip], axis=-1)
@@ -232,6 +240,7 @@ def score_experiment(rig_path: str | Path, produced: dict[str, int], wire: bytes
     return ExperimentSummary(
         seconds, {c: produced.get(c, 0) for c in cameras}, video_frames,
         {c: len(p) for c, p in poses2d.items()}, len(index), int(complete.sum()),
+        (int((complete & ran).sum()), int(ran.sum())),
         _percentiles(error, (50, 90)), score.triggers, score.entries, score.matched,
         wire.decode(errors="replace").split() == [str(r["value"]) for r in records],
         _percentiles((r3["t_record"] - r3["t_capture"]) / 1e6, (50, 99)),
