@@ -217,10 +217,10 @@ def _write_machinelabels(project: Project, folder: Path, poses: Poses2D, scorer:
     human = read_folder_labels(project, folder.name)
     new = LabeledFrames(scorer, poses.bodyparts, images, data[..., :2],
                         human.index_style if human else "flat", data[..., 2])
-    new = new.with_bodyparts(cfg.bodyparts)
+    new = project.conform(new)
     path = machinelabels_path(folder, cfg.iteration)
     if path.exists():
-        old = read_labels(path).with_bodyparts(cfg.bodyparts)
+        old = project.conform(read_labels(path))
         rows = {img: (xy, lik) for img, xy, lik in zip(old.images, old.xy, old.likelihood,
                                                       strict=True)}
         rows.update({img: (xy, lik) for img, xy, lik in zip(new.images, new.xy, new.likelihood,

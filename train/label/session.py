@@ -44,7 +44,7 @@ def read_folder_labels(project: Project, stem: str) -> LabeledFrames | None:
         return None
     labels = read_labels(path)
     try:
-        return labels.with_bodyparts(project.config.bodyparts)
+        return project.conform(labels)
     except DataError as exc:
         raise DataError(f"{path}: {exc}") from None
 
@@ -58,7 +58,7 @@ def read_machine_labels(project: Project, stem: str) -> LabeledFrames | None:
     if labels.likelihood is None:
         raise DataError(f"{path}: machine labels must have a likelihood column")
     try:
-        return labels.with_bodyparts(project.config.bodyparts)
+        return project.conform(labels)
     except DataError as exc:
         raise DataError(f"{path}: {exc}") from None
 
