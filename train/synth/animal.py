@@ -28,8 +28,6 @@ if TYPE_CHECKING:
     from train.data.project import Project
     from train.synth.herd import SyntheticHerd
 
-    Scene = SyntheticAnimal | SyntheticHerd
-
 BODYPARTS: tuple[str, ...] = (
     "snout", "leftear", "rightear", "neck", "spine", "tailbase", "tailtip",
 )
@@ -261,7 +259,7 @@ def write_synthetic_video(path: str | Path, config: SynthConfig, progress: bool 
     return _write_video(make_scene(config, animals, distinct), Path(path), progress)
 
 
-def _write_video(animal: Scene, path: Path, progress: bool) -> tuple[Path, Path]:
+def _write_video(animal: SyntheticAnimal | SyntheticHerd, path: Path, progress: bool) -> tuple[Path, Path]:
     from tqdm import tqdm
 
     from train.data.tables import write_analysis
