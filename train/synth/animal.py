@@ -259,7 +259,8 @@ def write_synthetic_video(path: str | Path, config: SynthConfig, progress: bool 
     return _write_video(make_scene(config, animals, distinct), Path(path), progress)
 
 
-def _write_video(animal: SyntheticAnimal | SyntheticHerd, path: Path, progress: bool) -> tuple[Path, Path]:
+def _write_video(animal: SyntheticAnimal | SyntheticHerd, path: Path,
+                 progress: bool) -> tuple[Path, Path]:
     from tqdm import tqdm
 
     from train.data.tables import write_analysis
