@@ -155,6 +155,10 @@ def evaluate_network(project: str | Path | Project, shuffle: int = 1, snapshot: 
 
     if not isinstance(project, Project):
         project = open_project(project)
+    if project.config.multianimal:
+        from train.model.animals.evaluate import evaluate_animals
+
+        return evaluate_animals(project, shuffle, snapshot, plot, device, progress, batch_size)
     c = project.config
     model_dir = ModelDir.of(project, shuffle)
     snap = pick_snapshot(model_dir, snapshot)

@@ -147,12 +147,11 @@ class Trainer:
         self.progress = progress
         self.device = resolve_device(config.device)
         torch.manual_seed(config.seed)
-        n_kp = len(self.bodyparts)
-        self.net = build_network(config, n_kp).to(self.device)
+        self.net, self.deploy = self.build_net()
+        self.net.to(self.device)
         self.cuda = self.device.type == "cuda"
         if self.cuda and config.channels_last:
             self.net = self.net.to(memory_format=torch.channels_last)
-        self.deploy = DeployNet(self.net, config.locref_std)
         self.optimizer = torch.optim.AdamW(self.net.parameters(), lr=config.lr,
                                            weight_decay=config.weight_decay)
         self.amp_dtype = (torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16) \
@@ -164,6 +163,22 @@ class Trainer:
         self._session_start, self._wall_before = time.perf_counter(), 0.0
         self.crop_hw = crop_hw(train, config)
         self.iters_per_epoch = max(1, math.ceil(len(train) / config.batch_size))
+
+    def build_net(self) -> tuple[torch.nn.Module, torch.nn.Module]:
+        """The network to train and its deployable twin (which shares its weights)."""
+        net = build_network(self.config, len(self.bodyparts))
+        return net, DeployNet(net, self.config.locref_std)
+
+    def losses(self, x: torch.Tensor, keypoints: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Weighted loss terms of a normalized batch and its ``(B, K, 2)`` keypoints: the
+        heatmap term first (logged as ``heatmap_loss``), the others are logged summed as
+        ``locref_loss``."""
+        heatmaps, locref = self.net(x)
+        targets = make_targets(keypoints, heatmaps.shape[2:], self.config.stride,
+                               self.config.sigma, self.config.locref_std,
+                               self.config.locref_radius)
+        heat_loss, locref_loss = pose_loss(heatmaps, locref, targets, self.config.locref_weight)
+        return self.config.heatmap_weight * heat_loss, locref_loss
 
     # ------------------------------------------------------------ snapshots
 
@@ -213,17 +228,13 @@ class Trainer:
             x = x.contiguous(memory_format=torch.channels_last)
         with torch.autocast(self.device.type, dtype=self.amp_dtype or torch.bfloat16,
                             enabled=self.amp_dtype is not None):
-            heatmaps, locref = self.net(x)
-        targets = make_targets(keypoints, heatmaps.shape[2:], self.config.stride,
-                               self.config.sigma, self.config.locref_std,
-                               self.config.locref_radius)
-        heat_loss, locref_loss = pose_loss(heatmaps, locref, targets, self.config.locref_weight)
-        loss = self.config.heatmap_weight * heat_loss + locref_loss
+            terms = self.losses(x, keypoints)
+        loss = sum(terms)
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         self.scaler.step(self.optimizer)
         self.scaler.update()
-        return float(self.config.heatmap_weight * heat_loss.detach()), float(locref_loss.detach())
+        return float(terms[0].detach()), float(sum(t.detach() for t in terms[1:]))
 
     def _epoch_batches(self, epoch: int) -> list[tuple[np.ndarray, np.ndarray]]:
         rng = np.random.default_rng([self.config.seed, epoch])
@@ -349,8 +360,16 @@ def train_network(project: str | Path | Project, config: TrainConfig | None = No
     test = load_images(project, labels, split.test, config.input_scale)
     log.info("training %s on %d images (%d test) of %s", config.net, len(train), len(test),
              project.root)
-    trainer = Trainer(config, project.config.bodyparts, model_dir, train, test, progress,
-                      project.config.flip_pairs)
+    extra = {}
+    if project.config.multianimal:  # several animals: the bottom-up network (animals/)
+        from train.model.animals.trainer import ANIMALS_KEY, AnimalsTrainer, check_supported
+
+        check_supported(project)
+        trainer = AnimalsTrainer(config, project, model_dir, train, test, progress)
+        extra[ANIMALS_KEY] = trainer.describe()
+    else:
+        trainer = Trainer(config, project.config.bodyparts, model_dir, train, test, progress,
+                          project.config.flip_pairs)
     snapshots = model_dir.snapshots()
     if resume and snapshots:
         trainer.load_snapshot(snapshots[-1])
@@ -362,7 +381,7 @@ def train_network(project: str | Path | Project, config: TrainConfig | None = No
     model_dir.write_config(config, {
         "project": str(project.root), "bodyparts": list(project.config.bodyparts),
         "split": str(split.path), "shuffle": shuffle, "training_fraction": split.training_fraction,
-        "crop_hw": list(trainer.crop_hw)})
+        "crop_hw": list(trainer.crop_hw), **extra})
     state = trainer.run()
     log.info("trained %d epochs in %.1f min; best test error %.2f px at epoch %d -> %s",
              state.epoch, state.wall_s / 60, state.best_error, state.best_epoch, model_dir.path)
