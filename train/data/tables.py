@@ -21,6 +21,7 @@ from train.data.keypoints import SINGLE, LabeledFrames, Poses2D, Poses3D, table_
 
 KEY = "df_with_missing"
 TRACKS_KEY = "tracks"  # DeepLabCut 3's key for tracked (stitched) multi-animal tables
+TRACKER_SUFFIX = "_el"  # ... and the end of their file name (see tracked_path)
 LEVELS = ["scorer", "bodyparts", "coords"]
 MULTI_LEVELS = ["scorer", "individuals", "bodyparts", "coords"]
 COORDS_3D = ("x", "y", "z", "score", "error", "ncams")
@@ -241,6 +242,14 @@ def analysis_path(video: str | Path, scorer: str, destfolder: str | Path | None 
     video = Path(video)
     folder = Path(destfolder) if destfolder is not None else video.parent
     return folder / f"{video.stem}{scorer}.h5"
+
+
+def tracked_path(table: str | Path) -> Path:
+    """``<video><scorer>_el.h5`` beside ``<video><scorer>.h5``: the name DeepLabCut 3 gives
+    the tracks of its default tracker (``default_track_method: ellipse``), so its
+    ``create_labeled_video`` and ``filterpredictions`` find poseloop's tracks."""
+    table = Path(table)
+    return table.with_name(f"{table.stem}{TRACKER_SUFFIX}.h5")
 
 
 def poses_to_frame(poses: Poses2D, scorer: str) -> pd.DataFrame:

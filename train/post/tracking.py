@@ -31,7 +31,6 @@ from calib.errors import DataError
 from train.data.keypoints import Poses2D
 
 BIG = 1e9
-TRACKER_SUFFIX = "_el"
 
 
 @dataclass
@@ -178,19 +177,11 @@ def track_poses(poses: Poses2D, individuals: tuple[str, ...] | None = None,
     return Poses2D(poses.bodyparts, out, names)
 
 
-def tracked_path(table: str | Path) -> Path:
-    """``<video><scorer>_el.h5`` beside ``<video><scorer>.h5``: the name DeepLabCut 3 gives
-    the tracks of its default tracker (``default_track_method: ellipse``), so its
-    ``create_labeled_video`` and ``filterpredictions`` find the file."""
-    table = Path(table)
-    return table.with_name(f"{table.stem}{TRACKER_SUFFIX}.h5")
-
-
 def track_table(table: str | Path, config: TrackConfig | None = None, identity: bool = False,
                 individuals: tuple[str, ...] | None = None, csv: bool = False) -> Path:
     """``poseloop track``: an untracked multi-animal analysis table -> its tracked table
     (:func:`tracked_path`, HDF5 key ``tracks`` as DeepLabCut 3 writes it)."""
-    from train.data.tables import TRACKS_KEY, read_analysis, write_analysis
+    from train.data.tables import TRACKS_KEY, read_analysis, tracked_path, write_analysis
 
     poses, scorer = read_analysis(table)
     if not poses.multi:
