@@ -98,7 +98,8 @@ class AnimalsTrainer(Trainer):
 
 def _flatten(data: LabeledImages) -> LabeledImages:
     n = len(data.keypoints)
-    return LabeledImages(data.names, data.images, data.keypoints.reshape(n, -1, 2))
+    return LabeledImages(data.names, data.images,
+                         data.keypoints.reshape(n, int(np.prod(data.keypoints.shape[1:3])), 2))
 
 
 def read_animals_settings(model_dir: ModelDir) -> dict[str, Any]:
