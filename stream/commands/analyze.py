@@ -20,7 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> None:
-    from stream.analyze import analyze_videos
+    from stream.batch import analyze_videos
 
     for path in analyze_videos(
         args.model,

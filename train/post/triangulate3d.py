@@ -10,7 +10,7 @@ import numpy as np
 
 from calib.errors import ConfigError, DataError
 from train.data.keypoints import Poses2D, Poses3D
-from train.data.tables import read_analysis, write_poses3d
+from train.data.tables import poses3d_path, read_analysis, write_poses3d
 
 log = logging.getLogger(__name__)
 
@@ -91,9 +91,10 @@ def triangulate_tables(calibration: str | Path, tables: list[str | Path],
     result = Triangulator(cams).triangulate(pixels, lik, pcutoff=pcutoff, robust=robust,
                                             threshold=threshold, refine=refine)
     bodyparts = poses[0].bodyparts
-    poses3d = Poses3D(bodyparts, result.xyz, result.score, result.error, result.n_cameras)
+    poses3d = Poses3D(bodyparts, result.xyz, result.score, result.reprojection_error,
+                      result.n_cameras)
     first = Path(pairs[0][1])
-    output = Path(output) if output else first.with_name(first.stem + "_3d.h5")
+    output = Path(output) if output else poses3d_path(first.stem, first.parent)
     scorer = read[0][1]
     path = write_poses3d(poses3d, scorer, output, csv=csv)
     if plot:
@@ -101,5 +102,5 @@ def triangulate_tables(calibration: str | Path, tables: list[str | Path],
     found = result.n_cameras >= 2
     log.info("3D points: %d of %d (%.1f%%); median reprojection error %.2f px",
              int(found.sum()), found.size, 100 * found.mean(),
-             float(np.nanmedian(result.error)) if found.any() else float("nan"))
+             float(np.nanmedian(result.reprojection_error)) if found.any() else float("nan"))
     return path, poses3d
