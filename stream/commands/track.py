@@ -1,4 +1,4 @@
-"""Track several animals: an untracked multi-animal table -> one identity per animal (<table>_el.h5)."""
+"""Track several animals: an untracked multi-animal table -> one identity per animal (_el.h5)."""
 
 import argparse
 from pathlib import Path
