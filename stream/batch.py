@@ -118,6 +118,12 @@ def analyze_videos(
 ) -> list[Path]:
     """Analyze `videos` with the exported model at `model_path`.
 
+    A multi-animal model's animals are then tracked over each video
+    (:func:`train.post.tracking.track_table`): the per-frame table (DeepLabCut's
+    ``<video stem><scorer>.h5``, animals in no particular order) is followed by the tracked
+    one ``<video stem><scorer>_el.h5``, whose path is the one returned.
+
+
     Writes ``<video stem><scorer>.h5`` (and ``.csv`` with `csv`) into `destfolder`
     (default: each video's folder), one row per frame, and returns their paths in the
     order of `videos`. A video that cannot be decoded fails naming the file; tables
@@ -128,7 +134,7 @@ def analyze_videos(
     from train.model.artifact import read_meta
 
     model_path = Path(model_path).resolve()
-    read_meta(model_path)  # a missing or broken model fails here, before any process starts
+    meta = read_meta(model_path)  # a missing or broken model fails here, before any process
     vids = _check_videos(videos)
     dest = str(Path(destfolder).resolve()) if destfolder is not None else None
     with tempfile.TemporaryDirectory(prefix="poseloop-analyze-") as tmp:
@@ -186,4 +192,8 @@ def analyze_videos(
                 f"{v.path}: {end.last_seq + 1} frames read but {end.frames} poses recorded"
             )
         out.append(Path(end.path))
+    if meta.individuals:
+        from train.post.tracking import track_table
+
+        out = [track_table(table, identity=meta.identity, csv=csv) for table in out]
     return out

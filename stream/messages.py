@@ -153,7 +153,9 @@ class FrameMessage(_Message):
 
 @dataclass
 class Pose2DMessage(_Message):
-    """The 2D pose of one frame: ``poses`` ``(K, 3)`` float32 x, y, likelihood in frame pixels."""
+    """The 2D pose of one frame: ``poses`` ``(K, 3)`` float32 x, y, likelihood in frame pixels;
+    from a multi-animal model ``(I, K, 3)`` with ``individuals`` naming the rows (NaN rows:
+    no animal in that slot)."""
 
     kind: ClassVar[str] = "pose2d"
     topic_field: ClassVar[str] = "camera"
@@ -166,10 +168,13 @@ class Pose2DMessage(_Message):
     scorer: str
     bodyparts: tuple[str, ...]
     poses: np.ndarray
+    individuals: tuple[str, ...] = ()
 
     @classmethod
     def build(cls, h: dict, arrays: list[np.ndarray]) -> Pose2DMessage:
         bodyparts = _names(h, "bodyparts")
+        individuals = _names(h, "individuals") if h.get("individuals") else ()
+        rows = (len(individuals),) if individuals else ()
         return cls(
             _str(h, "camera"),
             _int(h, "seq", 0),
@@ -178,7 +183,8 @@ class Pose2DMessage(_Message):
             _int(h, "t_infer", 0),
             _str(h, "scorer", 1024),
             bodyparts,
-            _array(arrays[0], (len(bodyparts), 3), "<f4", "pose2d poses"),
+            _array(arrays[0], (*rows, len(bodyparts), 3), "<f4", "pose2d poses"),
+            individuals,
         )
 
 

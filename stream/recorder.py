@@ -36,7 +36,8 @@ class Recorder:
                 log.warning("%s: poses of unexpected stream %r dropped", self.spec.name, stream)
                 return
             if isinstance(msg, m.Pose2DMessage):
-                f = Recording2D(self.spec.folder, stream, msg.scorer, msg.bodyparts)
+                f = Recording2D(self.spec.folder, stream, msg.scorer, msg.bodyparts,
+                                msg.individuals)
             else:
                 f = Recording3D(self.spec.folder, stream, msg.bodyparts)
             self.files[stream] = f

@@ -152,6 +152,49 @@ def _replace_shorter(tracks: list[list[Tracklet]], t: Tracklet) -> None:
     best.append(t)
 
 
+class OnlineTracker:
+    """Live identities, one frame at a time: the frame's animals (a model's slots) are
+    assigned to `n` identity tracks by the Hungarian method on the distance to each
+    track's constant-velocity guess, gated at ``max_distance``; a track unseen for more
+    than ``max_gap`` frames (or never seen) takes any animal left, so an animal that
+    reappears gets back a free identity. Row i of what :meth:`update` returns is always
+    track i. With `identity` the model's slots already name the individuals: they are
+    passed through."""
+
+    def __init__(self, n: int, config: TrackConfig | None = None, identity: bool = False):
+        self.config = config or TrackConfig()
+        self.identity = identity
+        self.tracks = [Tracklet() for _ in range(n)]
+
+    def update(self, frame: int, animals: np.ndarray) -> np.ndarray:
+        """``animals (M, K, 3)`` of frame number `frame` -> ``(n, K, 3)`` in track order."""
+        n, c = len(self.tracks), self.config
+        out = np.full((n, *animals.shape[1:]), np.nan, np.float32)
+        if self.identity:
+            out[:min(n, len(animals))] = animals[:n]
+            return out
+        found = np.flatnonzero(np.isfinite(animals[..., :2]).all(-1).sum(-1) >= c.min_points)
+        cost = np.full((n, len(found)), BIG)
+        for i, t in enumerate(self.tracks):
+            stale = not t.frames or frame - t.end > c.max_gap + 1
+            for j, a in enumerate(found):
+                d = BIG if stale else pose_distance(t.predict(frame), animals[a])
+                # a stale track takes an animal no live track wants, at a fixed price
+                cost[i, j] = 2 * c.max_distance if stale else (d if d <= c.max_distance else BIG)
+        rows, cols = linear_sum_assignment(cost) if cost.size else ([], [])
+        for i, j in zip(rows, cols, strict=True):
+            if cost[i, j] < BIG:
+                t = self.tracks[i]
+                if t.frames and frame - t.end > c.max_gap + 1:
+                    self.tracks[i] = t = Tracklet()  # restart: old velocity means nothing
+                t.frames.append(frame)
+                t.poses.append(animals[found[j]])
+                t.slots.append(int(found[j]))
+                del t.frames[:-2], t.poses[:-2], t.slots[:-2]  # the guess needs two
+                out[i] = animals[found[j]]
+        return out
+
+
 def track_poses(poses: Poses2D, individuals: tuple[str, ...] | None = None,
                 config: TrackConfig | None = None, identity: bool = False) -> Poses2D:
     """Per-frame animals (a multi-animal model's output table) -> tracked poses with one

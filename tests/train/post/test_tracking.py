@@ -8,7 +8,7 @@ from stream.cli import main as cli
 from train.data.keypoints import Poses2D
 from train.data.tables import read_analysis, write_analysis
 from train.post.track_metrics import tracking_scores
-from train.post.tracking import TrackConfig, track_poses
+from train.post.tracking import OnlineTracker, TrackConfig, track_poses
 from train.synth.animal import SynthConfig
 from train.synth.herd import SyntheticHerd
 
@@ -76,3 +76,11 @@ def test_track_command_writes_dlc_tracks_table(truth, tmp_path, capsys):
     tracked, scorer = read_analysis(out)
     assert scorer.startswith("DLC_") and tracked.individuals == truth.individuals
     assert tracking_scores(truth.data, tracked.data)["idf1"] > 0.8
+
+
+def test_online_tracker_keeps_rows_frame_to_frame(truth):
+    det = _detections(truth, 5, drop=0.02)
+    tracker = OnlineTracker(3, TrackConfig(max_distance=15.0, max_gap=3))
+    rows = np.stack([tracker.update(f, det[f]) for f in range(len(det))])
+    scores = tracking_scores(truth.data, rows)
+    assert scores["id_switches"] <= 6 and scores["idf1"] > 0.8, scores
