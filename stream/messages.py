@@ -192,10 +192,11 @@ class Pose2DMessage(_Message):
 class Group2DMessage(_Message):
     """The 2D poses of one instant from several cameras, grouped by a sync node.
 
-    ``poses`` ``(C, K, 3)`` float32 in the order of ``cameras``, NaN rows for cameras
-    absent from the group; ``present`` names the cameras that are there (a partial
-    group has fewer than all); ``indices`` and ``stamps`` ``(C,)`` int64 are each
-    camera's frame index and capture time (-1 / 0 when absent).
+    ``poses`` ``(C, K, 3)`` float32 in the order of ``cameras`` (several animals: ``(C, I, K,
+    3)``, each camera's rows as it sent them), NaN rows for cameras absent from the group;
+    ``present`` names the cameras that are there (a partial group has fewer than all);
+    ``indices`` and ``stamps`` ``(C,)`` int64 are each camera's frame index and capture
+    time (-1 / 0 when absent).
     """
 
     kind: ClassVar[str] = "group2d"
@@ -212,6 +213,7 @@ class Group2DMessage(_Message):
     poses: np.ndarray
     indices: np.ndarray
     stamps: np.ndarray
+    individuals: tuple[str, ...] = ()
 
     @property
     def partial(self) -> bool:
@@ -225,6 +227,8 @@ class Group2DMessage(_Message):
         if not set(present) <= set(cameras):
             raise MessageError(f"group2d: present {present} not all in cameras {cameras}")
         c, k = len(cameras), len(bodyparts)
+        individuals = _names(h, "individuals") if h.get("individuals") else ()
+        rows = (len(individuals),) if individuals else ()
         return cls(
             _str(h, "group"),
             _int(h, "seq", 0),
@@ -234,9 +238,10 @@ class Group2DMessage(_Message):
             cameras,
             present,
             bodyparts,
-            _array(arrays[0], (c, k, 3), "<f4", "group2d poses"),
+            _array(arrays[0], (c, *rows, k, 3), "<f4", "group2d poses"),
             _array(arrays[1], (c,), "<i8", "group2d indices"),
             _array(arrays[2], (c,), "<i8", "group2d stamps"),
+            individuals,
         )
 
 
@@ -258,21 +263,24 @@ class Pose3DMessage(_Message):
     score: np.ndarray
     reprojection_error: np.ndarray
     n_cameras: np.ndarray
+    individuals: tuple[str, ...] = ()  # several animals: arrays (I, K, ...)
 
     @classmethod
     def build(cls, h: dict, arrays: list[np.ndarray]) -> Pose3DMessage:
         bodyparts = _names(h, "bodyparts")
-        k = len(bodyparts)
+        individuals = _names(h, "individuals") if h.get("individuals") else ()
+        k = (*((len(individuals),) if individuals else ()), len(bodyparts))
         return cls(
             _str(h, "group"),
             _int(h, "seq", 0),
             _int(h, "index", 0),
             _int(h, "t_capture", 0),
             bodyparts,
-            _array(arrays[0], (k, 3), "<f4", "pose3d xyz"),
-            _array(arrays[1], (k,), "<f4", "pose3d score"),
-            _array(arrays[2], (k,), "<f4", "pose3d reprojection_error"),
-            _array(arrays[3], (k,), "<i2", "pose3d n_cameras"),
+            _array(arrays[0], (*k, 3), "<f4", "pose3d xyz"),
+            _array(arrays[1], k, "<f4", "pose3d score"),
+            _array(arrays[2], k, "<f4", "pose3d reprojection_error"),
+            _array(arrays[3], k, "<i2", "pose3d n_cameras"),
+            individuals,
         )
 
 

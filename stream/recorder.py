@@ -39,7 +39,7 @@ class Recorder:
                 f = Recording2D(self.spec.folder, stream, msg.scorer, msg.bodyparts,
                                 msg.individuals)
             else:
-                f = Recording3D(self.spec.folder, stream, msg.bodyparts)
+                f = Recording3D(self.spec.folder, stream, msg.bodyparts, msg.individuals)
             self.files[stream] = f
         f.add(msg, t)
         self.node.stats.frame(stream, msg.t_capture, t)

@@ -157,9 +157,10 @@ class Recording3D(RecordingFile):
     text_attrs = ("stream",)
     schema = 2
 
-    def __init__(self, folder: str | Path, stream: str, bodyparts: tuple[str, ...]):
+    def __init__(self, folder: str | Path, stream: str, bodyparts: tuple[str, ...],
+                 individuals: tuple[str, ...] = ()):
         super().__init__(recording3d_path(folder, stream), stream, bodyparts,
-                         {"stream": stream})
+                         {"stream": stream}, individuals)
 
     def columns(self, msgs: list[m.Pose3DMessage], t_record: np.ndarray) -> dict[str, np.ndarray]:
         return {
@@ -217,5 +218,5 @@ def write_table(recording: str | Path, folder: str | Path, csv: bool = False,
     poses3d = Poses3D(rec["bodyparts"], _by_frame(index, rec["xyz"], n, np.nan),
                       _by_frame(index, rec["score"], n, np.nan),
                       _by_frame(index, rec["reprojection_error"], n, np.nan),
-                      _by_frame(index, rec["n_cameras"], n, 0))
+                      _by_frame(index, rec["n_cameras"], n, 0), rec["individuals"])
     return write_poses3d(poses3d, rec["stream"], poses3d_path(rec["stream"], folder), csv=csv)

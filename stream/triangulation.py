@@ -4,7 +4,9 @@ Each :class:`~stream.messages.Group2DMessage` is triangulated with calib's likel
 DLT (optionally its robust variant): views whose likelihood is under ``pcutoff`` and
 cameras absent from a partial group are left out; a point seen by fewer than two usable
 views is NaN. Every point carries its score (mean likelihood of the views used), mean
-reprojection error (px) and number of cameras used.
+reprojection error (px) and number of cameras used. Several animals are first matched
+across cameras (epipolar consistency with the first camera's animals, whose rows, kept
+frame to frame by live tracking, name the 3D individuals), then triangulated together.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from stream.rig import TriangulateSpec
 log = logging.getLogger(__name__)
 
 POLL_MS = 50
+MATCH_FACTOR = 3.0  # animals match across cameras within this many threshold_px
 STOP_GRACE_S = 3.0
 
 
@@ -41,9 +44,12 @@ class Lifter:
             log.warning("%s: group %s of cameras %s dropped, expected %s", self.spec.name,
                         group.group, group.cameras, self.cameras)
             return None
+        poses = group.poses
+        if group.individuals:
+            poses = self.match(poses)
         result = self.triangulator.triangulate(
-            group.poses[..., :2],
-            np.nan_to_num(group.poses[..., 2], nan=0.0),
+            poses[..., :2],
+            np.nan_to_num(poses[..., 2], nan=0.0),
             pcutoff=self.spec.pcutoff,
             robust=self.spec.robust,
             threshold=self.spec.threshold_px,
@@ -58,7 +64,24 @@ class Lifter:
             result.score.astype(np.float32),
             result.reprojection_error.astype(np.float32),
             result.n_cameras.astype(np.int16),
+            group.individuals,
         )
+
+    def match(self, poses: np.ndarray) -> np.ndarray:
+        """Several animals ``(C, I, K, 3)``: each camera's rows reordered to the animals of
+        the first camera, matched by epipolar consistency (:func:`calib.epipolar.match_animals`,
+        pairs farther than ``MATCH_FACTOR * threshold_px`` apart left out, NaN)."""
+        from calib.epipolar import match_animals
+
+        visible = np.isfinite(poses[..., :2]).all(-1) & (np.nan_to_num(poses[..., 2])
+                                                         >= self.spec.pcutoff)
+        order = match_animals(self.triangulator.cameras, poses[..., :2], visible,
+                              MATCH_FACTOR * self.spec.threshold_px)
+        out = np.full_like(poses, np.nan)
+        for c, rows in enumerate(order):
+            mine = rows >= 0
+            out[c, mine] = poses[c, rows[mine]]
+        return out
 
 
 def run(spec: TriangulateSpec, node) -> None:

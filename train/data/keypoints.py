@@ -125,18 +125,23 @@ class Poses3D:
     """
 
     bodyparts: tuple[str, ...]
-    xyz: np.ndarray  # (frames, bodyparts, 3) float32
-    score: np.ndarray  # (frames, bodyparts) float32
-    reprojection_error: np.ndarray  # (frames, bodyparts) float32
-    n_cameras: np.ndarray  # (frames, bodyparts) int16
+    xyz: np.ndarray  # (frames, [individuals,] bodyparts, 3) float32
+    score: np.ndarray  # (frames, [individuals,] bodyparts) float32
+    reprojection_error: np.ndarray  # (frames, [individuals,] bodyparts) float32
+    n_cameras: np.ndarray  # (frames, [individuals,] bodyparts) int16
+    individuals: tuple[str, ...] = ()  # several animals: an individual axis after frames
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "bodyparts", tuple(self.bodyparts))
+        object.__setattr__(self, "individuals", tuple(self.individuals))
         _check_names(self.bodyparts, "3D poses")
+        if len(set(self.individuals)) != len(self.individuals):
+            raise DataError(f"3D poses: duplicate individual names in {list(self.individuals)}")
         xyz = np.asarray(self.xyz, dtype=np.float32)
-        shape = (xyz.shape[0], len(self.bodyparts))
+        rows = (len(self.individuals),) if self.individuals else ()
+        shape = (xyz.shape[0], *rows, len(self.bodyparts))
         if xyz.shape != (*shape, 3):
-            raise DataError(f"3D poses must be (frames, {len(self.bodyparts)}, 3), got {xyz.shape}")
+            raise DataError(f"3D poses must be {(*shape, 3)}, got {xyz.shape}")
         object.__setattr__(self, "xyz", xyz)
         for name, dtype in (
             ("score", np.float32),

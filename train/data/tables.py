@@ -286,8 +286,9 @@ def poses3d_path(stem: str, folder: str | Path) -> Path:
 
 
 def write_poses3d(poses: Poses3D, scorer: str, path: str | Path, csv: bool = True) -> Path:
-    """Write 3D poses: per bodypart coords x, y, z, score, error (px), ncams."""
-    columns = pd.MultiIndex.from_product([[scorer], poses.bodyparts, COORDS_3D], names=LEVELS)
+    """Write 3D poses: per bodypart coords x, y, z, score, error (px), ncams (several
+    animals: with the individuals level)."""
+    columns, cells = _column_index(scorer, poses.bodyparts, COORDS_3D, poses.individuals)
     values = np.concatenate(
         [
             poses.xyz.astype(np.float64),
@@ -295,18 +296,19 @@ def write_poses3d(poses: Poses3D, scorer: str, path: str | Path, csv: bool = Tru
             poses.reprojection_error[..., None].astype(np.float64),
             poses.n_cameras[..., None].astype(np.float64),
         ],
-        axis=2,
-    ).reshape(poses.n_frames, -1)
-    return _write_table(pd.DataFrame(values, columns=columns), path, csv)
+        axis=-1,
+    )
+    return _write_table(pd.DataFrame(_values(values, cells), columns=columns), path, csv)
 
 
 def read_poses3d(path: str | Path) -> tuple[Poses3D, str]:
     path = Path(path)
     df = _read_frame(path)
-    if "individuals" in df.columns.names:
-        raise DataError(f"{path}: a multi-animal table is not a 3D table")
     scorer = _single_scorer(df, path)
-    bodyparts = _bodyparts_in_order(df)
-    arr = _columns(df, path, scorer, bodyparts, COORDS_3D)
+    bodyparts, individuals, unique = _layout(df)
+    if unique:
+        raise DataError(f"{path}: a 3D table has no unique bodyparts (individual 'single')")
+    arr = _columns(df, path, scorer, bodyparts, COORDS_3D, individuals)
     ncams = np.nan_to_num(arr[..., 5]).astype(np.int16)
-    return Poses3D(bodyparts, arr[..., :3], arr[..., 3], arr[..., 4], ncams), scorer
+    return Poses3D(bodyparts, arr[..., :3], arr[..., 3], arr[..., 4], ncams,
+                   individuals), scorer
