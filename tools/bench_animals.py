@@ -49,7 +49,7 @@ def single_animal_twin(model_path: Path, config, n_parts: int, out: Path) -> Pat
     only its speed is used)."""
     net = build_network(config, n_parts, weights="none")
     meta = ModelMeta(bodyparts=[f"p{k}" for k in range(n_parts)], scorer="twin",
-                     stride=config.stride, min_size=64)
+                     stride=config.stride, min_size=64, input_scale=config.input_scale)
     return export_model(DeployNet(net, config.locref_std), meta, out, example_hw=(240, 320))
 
 
@@ -68,6 +68,7 @@ def main() -> None:
     parser.add_argument("project")
     parser.add_argument("clip", type=Path)
     parser.add_argument("--out", type=Path, default=Path("bench-animals"))
+    parser.add_argument("--shuffle", type=int, default=1)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=3)
@@ -78,7 +79,7 @@ def main() -> None:
     project = open_project(args.project)
     report: dict = {}
 
-    result = evaluate_network(project, progress=False)
+    result = evaluate_network(project, args.shuffle, progress=False)
     report["evaluation"] = json.loads(result.summary.to_json(orient="index"))
     report["per_bodypart_test_rmse"] = {
         bp: float(v) for (s, bp), v in result.bodyparts["rmse"].items() if s == "test"}
@@ -91,7 +92,7 @@ def main() -> None:
     scorer = model.meta.scorer
     raw = write_analysis(Poses2D(model.bodyparts, poses, model.individuals), scorer,
                          analysis_path(args.clip, scorer, args.out))
-    config = ModelDir.of(project).read_config()
+    config = ModelDir.of(project, args.shuffle).read_config()
     tracks = track_table(raw, TrackConfig(), identity=model.meta.identity)
     truth, _ = read_analysis(groundtruth_path(args.clip))
     tracked, _ = read_analysis(tracks)
