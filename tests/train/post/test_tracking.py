@@ -84,3 +84,21 @@ def test_online_tracker_keeps_rows_frame_to_frame(truth):
     rows = np.stack([tracker.update(f, det[f]) for f in range(len(det))])
     scores = tracking_scores(truth.data, rows)
     assert scores["id_switches"] <= 6 and scores["idf1"] > 0.8, scores
+
+
+def test_filter_and_labeled_video_of_tracked_animals(truth, tmp_path):
+    from train.data.video import write_video
+    from train.post.filtering import filter_tables
+    from train.post.labeled_video import labeled_video
+
+    n = 20
+    small = Poses2D(truth.bodyparts, truth.data[:n], truth.individuals)
+    table = write_analysis(small, "DLC_x", tmp_path / "clipDLC_x_el.h5")
+    (filtered,) = filter_tables([table], plot=True)
+    assert filtered.name == "clipDLC_x_el_filtered.h5" and filtered.with_suffix(".png").exists()
+    back, _ = read_analysis(filtered)
+    assert back.individuals == truth.individuals
+    video = tmp_path / "clip.mp4"
+    write_video(video, [np.zeros((160, 200, 3), np.uint8)] * n)
+    out = labeled_video(video, filtered, progress=False)
+    assert out.exists()
