@@ -400,12 +400,16 @@ def preview_augmentation(project: str | Path | Project, config: TrainConfig, shu
     labels = project.load_labels()
     split = make_split(project, shuffle, model_dir.training_fraction, labels=labels)
     train = load_images(project, labels, split.train, config.input_scale)
+    names, flip = project.config.bodyparts, project.config.flip_pairs
+    if project.config.multianimal:
+        from train.model.animals.trainer import as_points
+
+        train, names, flip = as_points(project, train)
     rng = np.random.default_rng(config.seed)
     images, kps = crop_batch(train, rng.permutation(len(train))[:n], crop_hw(train, config),
                              config.crop_margin, rng)
     path = Path(path) if path else model_dir.train_dir / "augmentation_preview.png"
     path.parent.mkdir(parents=True, exist_ok=True)
     write_augmentation_preview(_image_tensor(images, torch.device("cpu")), torch.from_numpy(kps),
-                               make_augmenter(config, project.config.bodyparts,
-                                              project.config.flip_pairs), path)
+                               make_augmenter(config, names, flip), path)
     return path

@@ -95,3 +95,12 @@ def test_train_export_evaluate_several_animals(herd_project):
     assert model.individuals == ("animal1", "animal2") and model.meta.identity
     out = model(np.zeros((2, 96, 128, 3), np.uint8))
     assert out.shape == (2, 2, 7, 3)
+
+
+def test_augmentation_preview_of_several_animals(herd_project, tmp_path):
+    from train.model.train_config import preset
+    from train.model.trainer import preview_augmentation
+
+    out = preview_augmentation(herd_project, preset("demo", crop_size=[64, 64]),
+                               path=tmp_path / "aug.png", n=2)
+    assert out.exists() and out.stat().st_size > 0

@@ -64,9 +64,9 @@ class AnimalsTrainer(Trainer):
         self.identity = c.identity
         self.max_distance = animal_radius(train.keypoints)
         self.test_keypoints = test.keypoints if len(test) else train.keypoints
-        flip = tuple((f"{i}/{a}", f"{i}/{b}") for i in c.individuals for a, b in c.flip_pairs)
-        super().__init__(config, flat_names(c.individuals, c.bodyparts), model_dir,
-                         _flatten(train), _flatten(test), progress, flip)
+        flat_train, names, flip = as_points(project, train)
+        super().__init__(config, names, model_dir, flat_train, as_points(project, test)[0],
+                         progress, flip)
 
     def describe(self) -> dict[str, Any]:
         """What export needs besides the weights (``animals`` in pytorch_config.yaml)."""
@@ -96,10 +96,15 @@ class AnimalsTrainer(Trainer):
         return match_and_score(self.test_keypoints, pred)["rmse"] / self.config.input_scale
 
 
-def _flatten(data: LabeledImages) -> LabeledImages:
-    n = len(data.keypoints)
-    return LabeledImages(data.names, data.images,
-                         data.keypoints.reshape(n, int(np.prod(data.keypoints.shape[1:3])), 2))
+def as_points(project: Project, data: LabeledImages
+              ) -> tuple[LabeledImages, tuple[str, ...], tuple[tuple[str, str], ...]]:
+    """`data` ``(N, I, K, 2)`` as the trainer's ``(N, I * K, 2)`` points, their names
+    ``<individual>/<bodypart>`` and each animal's left/right pairs."""
+    c = project.config
+    n, n_ind, k = data.keypoints.shape[:3]
+    flat = LabeledImages(data.names, data.images, data.keypoints.reshape(n, n_ind * k, 2))
+    flip = tuple((f"{i}/{a}", f"{i}/{b}") for i in c.individuals for a, b in c.flip_pairs)
+    return flat, flat_names(c.individuals, c.bodyparts), flip
 
 
 def read_animals_settings(model_dir: ModelDir) -> dict[str, Any]:
