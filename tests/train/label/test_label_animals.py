@@ -8,7 +8,7 @@ from PySide6 import QtCore
 from tests.train.label.qt_helpers import click, key, tolerance, window
 from train.data import tables
 from train.data.config import save_config
-from train.data.keypoints import Poses2D
+from train.data.keypoints import LabeledFrames, Poses2D
 from train.data.project import create_project, open_project
 from train.label.extract import extract_frames
 from train.label.merge import merge_datasets
@@ -79,3 +79,15 @@ def test_outliers_refine_merge_on_several_animals(herd_project, scene_video, tmp
     assert merged.refined == 1 and open_project(herd_project.root).config.iteration == 1
     labels = open_project(herd_project.root).load_labels()
     assert (labels.xy[labels.images.index(session.images[0])] == 7.0).all()
+
+
+def test_check_labels_draws_each_individual(herd_project):
+    from train.label.check import check_labels
+
+    labels = LabeledFrames("bob", ("nose", "tail"), ["labeled-data/scenes/img00.png"],
+                                  np.full((1, 2, 2, 2), 20.0), individuals=("m1", "m2"))
+    image = sorted((herd_project.labeled_data / "scenes").glob("*.png"))[0]
+    labels.images = [f"labeled-data/scenes/{image.name}"]
+    tables.write_labels(labels, herd_project.labels_path("scenes"))
+    assert check_labels(herd_project) == {"scenes": 1}
+    assert (herd_project.labeled_data / "scenes_labeled" / image.name).exists()
