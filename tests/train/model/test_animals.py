@@ -104,3 +104,19 @@ def test_augmentation_preview_of_several_animals(herd_project, tmp_path):
     out = preview_augmentation(herd_project, preset("demo", crop_size=[64, 64]),
                                path=tmp_path / "aug.png", n=2)
     assert out.exists() and out.stat().st_size > 0
+
+
+@pytest.mark.gpu
+def test_several_animals_train_and_run_on_cuda(herd_project):
+    from train.model.artifact import load_model
+    from train.model.export import export_network
+    from train.model.train_config import preset
+    from train.model.trainer import train_network
+
+    config = preset("demo", epochs=1, max_minutes=None, crop_size=[64, 64], stride=8,
+                    head_channels=16, device="cuda")
+    train_network(herd_project, config, shuffle=3, progress=False)
+    model = load_model(export_network(herd_project, 3), "cuda")
+    frames = np.zeros((2, 96, 128, 3), np.uint8)
+    cpu = load_model(model.path, "cpu")(frames)
+    np.testing.assert_allclose(model(frames), cpu, atol=0.05, equal_nan=True)
