@@ -42,25 +42,27 @@ def epipolar_distance(a: Camera, b: Camera, pa: np.ndarray, pb: np.ndarray) -> n
 
 
 def match_animals(cameras: list[Camera], pixels: np.ndarray, visible: np.ndarray,
-                  max_px: float) -> np.ndarray:
+                  max_px: float, reference: int = 0) -> np.ndarray:
     """Match animals across cameras: `pixels` ``(C, I, K, 2)`` with `visible` ``(C, I, K)``
     (parts usable for matching) -> ``(C, I)``: row ``order[c, i]`` of camera c is the
-    animal seen as row i of the reference (the first camera), or -1. Pairs whose mean
-    symmetric epipolar distance exceeds `max_px` px (or with no part in common) are not
-    matched."""
+    animal seen as row i of camera `reference`, or -1. Pairs whose mean symmetric
+    epipolar distance exceeds `max_px` px (or with no part in common) are not matched."""
     n_cam, n_ind = pixels.shape[:2]
     order = np.full((n_cam, n_ind), UNMATCHED)
-    order[0] = np.arange(n_ind)
-    for c in range(1, n_cam):
+    order[reference] = np.arange(n_ind)
+    ref = cameras[reference]
+    for c in range(n_cam):
+        if c == reference:
+            continue
         cost = np.full((n_ind, n_ind), np.inf)
         for i in range(n_ind):
             for j in range(n_ind):
-                both = visible[0, i] & visible[c, j]
+                both = visible[reference, i] & visible[c, j]
                 if not both.any():
                     continue
-                pa, pb = pixels[0, i][both], pixels[c, j][both]
-                d = 0.5 * (epipolar_distance(cameras[0], cameras[c], pa, pb)
-                           + epipolar_distance(cameras[c], cameras[0], pb, pa))
+                pa, pb = pixels[reference, i][both], pixels[c, j][both]
+                d = 0.5 * (epipolar_distance(ref, cameras[c], pa, pb)
+                           + epipolar_distance(cameras[c], ref, pb, pa))
                 cost[i, j] = float(np.mean(d))
         finite = np.where(np.isfinite(cost), cost, 1e12)
         rows, cols = linear_sum_assignment(finite)

@@ -2,12 +2,16 @@
 
 import argparse
 
+from stream.commands._arguments import existing_file, output_folder
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("model", help="exported model (.pt2, from poseloop export)")
-    parser.add_argument("videos", nargs="+", metavar="VIDEO")
+    parser.add_argument("model", type=existing_file,
+                        help="exported model (.pt2, from poseloop export)")
+    parser.add_argument("videos", nargs="+", metavar="VIDEO", type=existing_file)
     parser.add_argument(
-        "--destfolder", default=None, help="where tables go (default: beside each video)"
+        "--destfolder", type=output_folder,
+        help="where tables go (default: beside each video)"
     )
     parser.add_argument("--csv", action="store_true", help="also write .csv tables")
     parser.add_argument(

@@ -1,11 +1,12 @@
 """Track several animals: an untracked multi-animal table -> one identity per animal (_el.h5)."""
 
 import argparse
-from pathlib import Path
+
+from stream.commands._arguments import existing_file
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("tables", nargs="+", type=Path,
+    parser.add_argument("tables", nargs="+", type=existing_file,
                         help="multi-animal analysis tables (<video><scorer>.h5) to track")
     parser.add_argument("--max-distance", type=float, default=40.0,
                         help="px: an animal farther than this from a tracklet's guess starts "

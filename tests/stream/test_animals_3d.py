@@ -57,6 +57,37 @@ def test_lifter_matches_animals_across_cameras_before_triangulating(tmp_path):
         assert (out.n_cameras == 3).all()
 
 
+def test_animals_keep_their_3d_rows_when_the_first_camera_is_absent(tmp_path):
+    """Live groups may lack the first camera, or it may miss an animal: the others' rows,
+    as last matched, keep each animal in its 3D row."""
+    rig, world = _two_animals()
+    calibration = save_calibration(rig, tmp_path / "calibration.toml")
+    names = rig.names
+    lifter = Lifter(TriangulateSpec("tri", ["sync"], str(calibration), pcutoff=0.5,
+                                    calib_cameras=names, cameras=names))
+    k = len(WALKING_PARTS)
+    for f in range(6):
+        views = []
+        for c, cam in enumerate(rig.cameras):
+            px = cam.project(world[f].reshape(-1, 3)).reshape(2, k, 2)
+            view = np.concatenate([px, np.full((2, k, 1), 0.9)], -1)[[1, 0] if c else [0, 1]]
+            views.append(view)  # cameras 1 and 2 list the animals the other way round
+        poses = np.stack(views).astype(np.float32)
+        if f >= 2:
+            poses[0, f % 2] = np.nan  # the first camera misses one animal ...
+        if f >= 4:
+            poses[0] = np.nan  # ... then is absent
+        group = m.Group2DMessage("sync", f, f, 0, "s", tuple(names), tuple(names),
+                                 WALKING_PARTS, poses, np.full(3, f), np.zeros(3, np.int64),
+                                 ("a1", "a2"))
+        out = lifter(group)
+        np.testing.assert_allclose(out.xyz, world[f], atol=1.0)
+        expected = np.full((2, k), 3 if f < 4 else 2)
+        if 2 <= f < 4:
+            expected[f % 2] = 2
+        np.testing.assert_array_equal(out.n_cameras, expected)
+
+
 def test_match_leaves_out_an_animal_seen_by_one_camera_only():
     rig, world = _two_animals()
     pixels = np.stack([cam.project(world[0].reshape(-1, 3)).reshape(2, -1, 2)

@@ -22,6 +22,7 @@ def test_analyze_equals_in_process_inference(tmp_path, tiny_model):
     model = PoseModel(tiny_model)
     for video, table in zip(videos, out, strict=True):
         assert table == analysis_path(video, "DLC_tiny", tmp_path / "out")
+        assert table.with_name(f"{table.stem}_meta.pickle").exists()  # DeepLabCut's side file
         with VideoReader(video) as reader:
             frames = np.stack(list(reader))
         poses, scorer = read_analysis(table)

@@ -22,6 +22,10 @@ from train.data.keypoints import SINGLE, LabeledFrames, Poses2D, Poses3D, table_
 KEY = "df_with_missing"
 TRACKS_KEY = "tracks"  # DeepLabCut 3's key for tracked (stitched) multi-animal tables
 TRACKER_SUFFIX = "_el"  # ... and the end of their file name (see tracked_path)
+# The format version pandas 2 writes into every HDF5 group and reads back to tell the
+# current layout from pre-0.10 files; pandas 3 stopped writing it, and pandas 2 (hence
+# DeepLabCut, which pins pandas < 3) then fails on the file. We write it ourselves.
+PANDAS_FORMAT_VERSION = "0.15.2"
 LEVELS = ["scorer", "bodyparts", "coords"]
 MULTI_LEVELS = ["scorer", "individuals", "bodyparts", "coords"]
 COORDS_3D = ("x", "y", "z", "score", "error", "ncams")
@@ -228,6 +232,17 @@ def _write_h5(df: pd.DataFrame, path: Path, key: str = KEY) -> None:
     fmt = "fixed" if isinstance(df.index, pd.MultiIndex) else "table"
     with atomic_path(path) as tmp:
         df.to_hdf(tmp, key=key, mode="w", format=fmt)
+        _stamp_format_version(tmp, key)
+
+
+def _stamp_format_version(path: Path, key: str) -> None:
+    """Give the table's group the ``pandas_version`` attribute pandas 2 needs to read it."""
+    import tables
+
+    with tables.open_file(path, mode="a") as h5:
+        attrs = h5.get_node(f"/{key}")._v_attrs
+        if "pandas_version" not in attrs._v_attrnames:
+            attrs.pandas_version = PANDAS_FORMAT_VERSION
 
 
 def _write_csv(df: pd.DataFrame, path: Path) -> None:

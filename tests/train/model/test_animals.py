@@ -78,15 +78,16 @@ def herd_project(tmp_path_factory):
 
 
 def test_train_export_evaluate_several_animals(herd_project):
+    """Trained with the defaults chosen for a CPU (each animal's extent sizes the crops)."""
     from train.model.artifact import load_model
     from train.model.evaluate import evaluate_network
-    from train.model.train_config import preset
     from train.model.trainer import train_network
 
-    config = preset("demo", epochs=2, max_minutes=None, eval_every=1, crop_size=[64, 64],
-                    stride=8, head_channels=16)
     test_images = herd_project.load_labels().images[:2]
-    model_dir = train_network(herd_project, config, progress=False, test_images=test_images)
+    model_dir = train_network(herd_project, progress=False, test_images=test_images, epochs=2,
+                              stride=8)
+    written = model_dir.read_config()
+    assert written.net == "efficientnet_lite0" and written.crop_size == [96, 128]
     assert "individuals" in model_dir.config_path.read_text()
     result = evaluate_network(herd_project, plot=True, progress=False)
     assert {"rmse", "mAP", "n_matched"} <= set(result.summary.columns)
@@ -98,11 +99,9 @@ def test_train_export_evaluate_several_animals(herd_project):
 
 
 def test_augmentation_preview_of_several_animals(herd_project, tmp_path):
-    from train.model.train_config import preset
     from train.model.trainer import preview_augmentation
 
-    out = preview_augmentation(herd_project, preset("demo", crop_size=[64, 64]),
-                               path=tmp_path / "aug.png", n=2)
+    out = preview_augmentation(herd_project, path=tmp_path / "aug.png", n=2, crop=(64, 64))
     assert out.exists() and out.stat().st_size > 0
 
 
@@ -110,12 +109,10 @@ def test_augmentation_preview_of_several_animals(herd_project, tmp_path):
 def test_several_animals_train_and_run_on_cuda(herd_project):
     from train.model.artifact import load_model
     from train.model.export import export_network
-    from train.model.train_config import preset
     from train.model.trainer import train_network
 
-    config = preset("demo", epochs=1, max_minutes=None, crop_size=[64, 64], stride=8,
-                    head_channels=16, device="cuda")
-    train_network(herd_project, config, shuffle=3, progress=False)
+    train_network(herd_project, shuffle=3, progress=False, epochs=1, crop=(64, 64), stride=8,
+                  device="cuda")
     model = load_model(export_network(herd_project, 3), "cuda")
     frames = np.zeros((2, 96, 128, 3), np.uint8)
     cpu = load_model(model.path, "cpu")(frames)

@@ -58,15 +58,16 @@ class AnimalsTrainer(Trainer):
     ``(N, I, K, 2)``."""
 
     def __init__(self, config: TrainConfig, project: Project, model_dir: ModelDir,
-                 train: LabeledImages, test: LabeledImages, progress: bool = True):
+                 train: LabeledImages, test: LabeledImages, progress: bool = True,
+                 flip_pairs: tuple[tuple[str, str], ...] = ()):
         c = project.config
         self.individuals, self.parts = c.individuals, c.bodyparts
         self.identity = c.identity
         self.max_distance = animal_radius(train.keypoints)
         self.test_keypoints = test.keypoints if len(test) else train.keypoints
-        flat_train, names, flip = as_points(project, train)
-        super().__init__(config, names, model_dir, flat_train, as_points(project, test)[0],
-                         progress, flip)
+        flat_train, names, flip = as_points(project, train, flip_pairs)
+        super().__init__(config, names, model_dir, flat_train,
+                         as_points(project, test, flip_pairs)[0], progress, flip)
 
     def describe(self) -> dict[str, Any]:
         """What export needs besides the weights (``animals`` in pytorch_config.yaml)."""
@@ -96,14 +97,15 @@ class AnimalsTrainer(Trainer):
         return match_and_score(self.test_keypoints, pred)["rmse"] / self.config.input_scale
 
 
-def as_points(project: Project, data: LabeledImages
+def as_points(project: Project, data: LabeledImages, flip_pairs: tuple[tuple[str, str], ...]
               ) -> tuple[LabeledImages, tuple[str, ...], tuple[tuple[str, str], ...]]:
     """`data` ``(N, I, K, 2)`` as the trainer's ``(N, I * K, 2)`` points, their names
-    ``<individual>/<bodypart>`` and each animal's left/right pairs."""
+    ``<individual>/<bodypart>`` and each animal's left/right pairs (of the bodyparts'
+    `flip_pairs`)."""
     c = project.config
     n, n_ind, k = data.keypoints.shape[:3]
     flat = LabeledImages(data.names, data.images, data.keypoints.reshape(n, n_ind * k, 2))
-    flip = tuple((f"{i}/{a}", f"{i}/{b}") for i in c.individuals for a, b in c.flip_pairs)
+    flip = tuple((f"{i}/{a}", f"{i}/{b}") for i in c.individuals for a, b in flip_pairs)
     return flat, flat_names(c.individuals, c.bodyparts), flip
 
 
