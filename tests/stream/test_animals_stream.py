@@ -67,6 +67,24 @@ def test_analyze_writes_per_frame_and_tracked_tables(tmp_path, pair_model):
     assert tracks.individuals == ("ind1", "ind2") and tracks.data.shape == poses.data.shape
 
 
+def test_ranges_of_several_animals_join_into_the_unsplit_analysis(tmp_path, pair_model):
+    """On a cluster long videos go in frame ranges: their part files keep the individuals."""
+    from stream.scale.ledger import open_jobs
+    from stream.scale.parts import join_parts, part_key, part_path, split_frames
+    from stream.scale.worker import RangeTask, analyze_range, run_range
+
+    video = write_random_video(tmp_path / "herd.mp4", 10, 1)
+    model = PoseModel(pair_model)
+    whole, _, _ = analyze_range(model, video, 0, 10, 4)
+    (job,), _ = open_jobs([video], "DLC_pair", tmp_path / "out")
+    key = part_key(job, "digest", "DLC_pair", 4, "cpu")
+    ranges = split_frames(job.frames, 4, 4)
+    for a, b in ranges:
+        run_range(model, RangeTask(str(video), str(part_path(job.table, a, b)), a, b, key))
+    joined = join_parts(job, ranges, key)
+    assert joined.individuals == ("ind1", "ind2") and np.array_equal(joined.data, whole)
+
+
 def _frames(video):
     from train.data.video import VideoReader
 

@@ -48,6 +48,7 @@ def test_corrupt_video_is_named_and_earlier_output_kept(tmp_path, tiny_model):
 def test_analyze_command(tmp_path, tiny_model, capsys):
     video = write_random_video(tmp_path / "c.mp4", 6, 2)
     assert cli(["analyze", str(tiny_model), str(video), "--destfolder", str(tmp_path / "o")]) == 0
-    assert capsys.readouterr().out.strip().endswith("cDLC_tiny.h5")
+    assert (tmp_path / "o" / "cDLC_tiny.h5").exists()
+    assert capsys.readouterr().out.strip().endswith("1 done, 0 skipped (complete), 0 failed")
     assert cli(["analyze", str(tiny_model), str(tmp_path / "missing.mp4")]) == 1
     assert "missing.mp4" in capsys.readouterr().err
