@@ -426,11 +426,9 @@ def train_network(project: str | Path | Project, config: TrainConfig | None = No
 
         herd = AnimalsTrainer(config, project, model_dir, run.train, run.test, progress,
                               run.flip_pairs)
-        trainer: Trainer = herd
         animals[ANIMALS_KEY] = herd.describe()
-    else:
-        trainer = Trainer(config, project.config.bodyparts, model_dir, run.train, run.test,
-                          progress, run.flip_pairs)
+    trainer = herd if animals else Trainer(config, project.config.bodyparts, model_dir,
+                                           run.train, run.test, progress, run.flip_pairs)
     snapshots = model_dir.snapshots()
     if resume and snapshots:
         trainer.load_snapshot(snapshots[-1])

@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 import torch
-import yaml
 
 from calib.errors import ConfigError, ModelError
+from calib.fileio import read_mapping
 from train.data.project import Project
 from train.model.animals.metrics import match_and_score
 from train.model.animals.network import (
@@ -111,14 +111,14 @@ def as_points(project: Project, data: LabeledImages, flip_pairs: tuple[tuple[str
 
 def read_animals_settings(model_dir: ModelDir) -> dict[str, Any]:
     """The ``animals`` section written at training time."""
+    data = read_mapping(model_dir.config_path, ModelError, "no such pytorch_config.yaml")
     try:
-        data = yaml.safe_load(model_dir.config_path.read_text())
         section = data[ANIMALS_KEY]
         return {"individuals": [str(v) for v in section["individuals"]],
                 "bodyparts": [str(v) for v in section["bodyparts"]],
                 "identity": bool(section["identity"]),
                 "max_distance": float(section["max_distance"])}
-    except (OSError, yaml.YAMLError, KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError) as exc:
         raise ModelError(f"{model_dir.config_path}: no valid '{ANIMALS_KEY}' section "
                          f"({type(exc).__name__}: {exc}); train this multi-animal shuffle "
                          "again") from exc
