@@ -105,3 +105,33 @@ def test_live_rig_records_animals_in_stable_rows(tmp_path, pair_model):
     assert rec["individuals"] == ("ind1", "ind2") and rec["poses"].shape[1:] == (2, 2, 3)
     table, _ = read_analysis(tmp_path / "rec" / f"{video.stem}DLC_pair.h5")
     assert table.individuals == ("ind1", "ind2")
+
+
+def test_viewer_draws_each_animal_in_its_color_with_its_skeleton():
+    """The live viewer (real Qt widgets, offscreen): two animals of two parts, one color
+    per animal, the skeleton drawn within each animal and never across animals."""
+    import os
+
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from stream.viewer.feed import ViewState
+    from stream.viewer.window import LiveView, app
+
+    app()
+    state = ViewState()
+    poses = np.array([[[10, 10, 0.9], [20, 10, 0.9]], [[40, 30, 0.9], [50, 30, 0.9]]],
+                     np.float32)
+    state.feed(m.FrameMessage("cam0", 1, 1, 0, np.zeros((48, 64, 3), np.uint8)))
+    state.feed(m.Pose2DMessage("cam0", 1, 1, 0, 0, "DLC_pair", ("head", "tail"), poses,
+                               ("ind1", "ind2")))
+    view = LiveView(state, skeleton=[["head", "tail"]], pcutoff=0.5)
+    try:
+        view.refresh()
+        panel = view.views["cam0"]
+        xs, ys = panel.points.getData()
+        np.testing.assert_allclose(xs, poses[..., 0].ravel() + 0.5)
+        colors = [b.color().getRgb()[:3] for b in panel.points.data["brush"]]
+        assert colors[0] == colors[1] and colors[2] == colors[3] and colors[0] != colors[2]
+        lx, _ = panel.lines.getData()
+        np.testing.assert_allclose(lx, [10.5, 20.5, 40.5, 50.5])  # head-tail of each animal
+    finally:
+        view.close()
