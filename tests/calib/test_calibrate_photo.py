@@ -17,7 +17,7 @@ from calib.opencv_reference import (
     opencv_calibrate,
     stereo_views,
 )
-from calib.photo_look import PHOTO_CHECKERBOARD, PhotoLook, photo_views
+from calib.photo_look import PHOTO_CHARUCO, PHOTO_CHECKERBOARD, PhotoLook, photo_views
 from calib.report import standing_out, view_table
 from calib.virtual_rig import ARENA_BOARD, board_motion, observe
 
@@ -70,15 +70,16 @@ def _photo_detections(views):
 
 
 @pytest.mark.slow
-def test_calibration_on_photo_renders_meets_the_goals(tmp_path):
+@pytest.mark.parametrize("board", [PHOTO_CHECKERBOARD, PHOTO_CHARUCO], ids=lambda b: b.kind)
+def test_calibration_on_photo_renders_meets_the_goals(tmp_path, board):
     """Focal within 0.05%, principal point within 0.5 px, RMS no worse than OpenCV's best
     plain pipeline on the same images, baseline within 0.1%."""
-    views = photo_views(PHOTO_CHECKERBOARD, PhotoLook(), 16, seed=2)
-    result = calibrate_rig(_photo_detections(views), PHOTO_CHECKERBOARD)
+    views = photo_views(board, PhotoLook(), 16, seed=2)
+    result = calibrate_rig(_photo_detections(views), board)
     folders = views.write(tmp_path)
     names = [c.name for c in views.rig.cameras]
-    dets = detect_for_opencv(PHOTO_CHECKERBOARD, folders, names)
-    refs = [opencv_calibrate(d, PHOTO_CHECKERBOARD, h) for h, d in dets.items()]
+    dets = detect_for_opencv(board, folders, names)
+    refs = [opencv_calibrate(d, board, h) for h, d in dets.items()]
     print(comparison_table(result, refs))
     for true, est in zip(views.rig.cameras, result.rig.cameras, strict=True):
         focal = np.abs(np.diag(est.matrix)[:2] / np.diag(true.matrix)[:2] - 1)
