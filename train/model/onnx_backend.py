@@ -106,6 +106,10 @@ class OnnxPoseModel:
     def bodyparts(self) -> tuple[str, ...]:
         return self.torch_model.bodyparts
 
+    @property
+    def individuals(self) -> tuple[str, ...]:
+        return self.torch_model.individuals
+
     def input_size(self, height: int, width: int) -> tuple[int, int]:
         return self.torch_model.input_size(height, width)
 

@@ -45,6 +45,7 @@ def test_onnxruntime_matches_pytorch_within_a_tenth_of_a_pixel(model_path):
     torch_model = PoseModel(model_path)
     fast = load_model(model_path, backend="onnxruntime", threads=1)
     assert fast.bodyparts == torch_model.bodyparts
+    assert fast.individuals == torch_model.individuals == ()
     assert fast.input_size(120, 160) == torch_model.input_size(120, 160)
     expected = torch_model(frames)
     for got in (fast(frames), fast.predict_frames(list(frames)), fast(frames[:1])):
