@@ -15,6 +15,7 @@ import pandas as pd
 
 from calib.errors import DataError
 from calib.fileio import atomic_path
+from train.data.h5safe import read_h5_frame
 from train.data.keypoints import LabeledFrames, Poses2D, Poses3D
 
 KEY = "df_with_missing"
@@ -31,7 +32,8 @@ def _read_frame(path: Path) -> pd.DataFrame:
     suffix = path.suffix.lower()
     try:
         if suffix == ".h5":
-            df = pd.read_hdf(path, key=KEY) if _has_key(path) else pd.read_hdf(path)
+            # never pd.read_hdf: PyTables would run any pickle a crafted file holds
+            df = read_h5_frame(path, KEY)
         elif suffix == ".csv":
             df = _read_csv(path)
         else:
@@ -48,11 +50,6 @@ def _read_frame(path: Path) -> pd.DataFrame:
     if names != LEVELS:
         raise DataError(f"{path}: column levels are {names}, expected {LEVELS}")
     return df
-
-
-def _has_key(path: Path) -> bool:
-    with pd.HDFStore(path, mode="r") as store:
-        return f"/{KEY}" in store.keys()
 
 
 def _read_csv(path: Path) -> pd.DataFrame:
