@@ -13,12 +13,25 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from calib.errors import VideoError
+from calib.errors import DataError, VideoError
+from calib.fileio import check_writable
 from stream import messages as m
+from stream.recorder import read_recording, recording_path
 from stream.rig import InferenceSpec, RecorderSpec, SourceSpec, free_endpoint
 from stream.supervisor import Supervisor
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class VideoAnalysis:
+    """One analyzed video: its table has a row for each of the video's `frames`; the
+    frames in `missing` did not decode and their rows are NaN."""
+
+    video: Path
+    table: Path
+    frames: int
+    missing: list[int]
 
 
 @dataclass
@@ -40,6 +53,16 @@ def _check_videos(videos: list[str | Path]) -> list[_Video]:
         with VideoReader(path) as reader:
             out.append(_Video(f"video{i}", path, reader.n_frames))
     return out
+
+
+def _check_destinations(folders: list[Path]) -> None:
+    """Fail before any process starts when a table could not be written."""
+    for folder in dict.fromkeys(folders):
+        try:
+            check_writable(folder)
+        except OSError as exc:
+            raise DataError(f"{folder}: cannot write analysis tables here ({exc.strerror or exc})"
+                            ) from exc
 
 
 class _Progress:
@@ -115,13 +138,15 @@ def analyze_videos(
     max_wait_ms: float = 50.0,
     progress: bool = True,
     recordings: str | Path | None = None,
-) -> list[Path]:
+) -> list[VideoAnalysis]:
     """Analyze `videos` with the exported model at `model_path`.
 
     Writes ``<video stem><scorer>.h5`` (and ``.csv`` with `csv`) into `destfolder`
-    (default: each video's folder), one row per frame, and returns their paths in the
-    order of `videos`. A video that cannot be decoded fails naming the file; tables
-    written before stay intact (every file is written to a temporary name and renamed).
+    (default: each video's folder), one row per frame the video's header promises, and
+    returns what was written for each video, in the order of `videos`. A frame that does
+    not decode is a row of NaN at its index, listed in the result's ``missing``. A video
+    whose first frame does not decode fails naming the file; tables written before stay
+    intact (every file is written to a temporary name and renamed).
     With `recordings`, the recorder's files (``video<i>.rec.h5``: poses plus capture,
     inference and record timestamps of every frame) are kept in that folder.
     """
@@ -131,6 +156,7 @@ def analyze_videos(
     read_meta(model_path)  # a missing or broken model fails here, before any process starts
     vids = _check_videos(videos)
     dest = str(Path(destfolder).resolve()) if destfolder is not None else None
+    _check_destinations([Path(dest)] if dest else [v.path.parent for v in vids])
     with tempfile.TemporaryDirectory(prefix="poseloop-analyze-") as tmp:
         if recordings is not None:
             tmp = str(Path(recordings).resolve())
@@ -174,16 +200,22 @@ def analyze_videos(
         )
         try:
             sup.run()
+            return [_result(v, bar.finished.get(v.camera), tmp) for v in vids]
         finally:
             bar.close()
-    out = []
-    for v in vids:
-        end = bar.finished.get(v.camera)
-        if end is None or not end.path:
-            raise VideoError(f"{v.path}: analysis did not finish (no table written)")
-        if end.frames != end.last_seq + 1:
-            raise VideoError(
-                f"{v.path}: {end.last_seq + 1} frames read but {end.frames} poses recorded"
-            )
-        out.append(Path(end.path))
-    return out
+
+
+def _result(video: _Video, end: m.End | None, recordings: str) -> VideoAnalysis:
+    """What the recorder announced for `video`, with the frames it has no pose for."""
+    from train.data.video import frame_ranges
+
+    if end is None or not end.path:
+        raise VideoError(f"{video.path}: analysis did not finish (no table written)")
+    rows = end.last_seq + 1  # the source numbers every frame, decodable or not
+    missing: list[int] = []
+    if end.frames != rows:
+        recorded = read_recording(recording_path(recordings, video.camera))["index"]
+        missing = sorted(set(range(rows)) - set(recorded.tolist()))
+        log.warning("%s: %d of %d frames could not be decoded; their rows are NaN: %s",
+                    video.path, len(missing), rows, frame_ranges(missing))
+    return VideoAnalysis(video.path, Path(end.path), rows, missing)

@@ -1,6 +1,9 @@
 """Analyze videos with an exported model: DeepLabCut tables <video><scorer>.h5 (batch pipeline)."""
 
 import argparse
+import sys
+
+UNDECODABLE_FRAMES = 3  # exit status: tables written, but some frames had no pose
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -19,10 +22,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def main(args: argparse.Namespace) -> None:
+def main(args: argparse.Namespace) -> int:
+    """Prints each table; exit status 3 when frames did not decode (their rows are NaN)."""
     from stream.analyze import analyze_videos
+    from train.data.video import frame_ranges
 
-    for path in analyze_videos(
+    results = analyze_videos(
         args.model,
         args.videos,
         args.destfolder,
@@ -30,5 +35,11 @@ def main(args: argparse.Namespace) -> None:
         args.batch_size,
         args.device,
         args.threads,
-    ):
-        print(path)
+    )
+    for result in results:
+        print(result.table)
+    damaged = [r for r in results if r.missing]
+    for r in damaged:
+        print(f"poseloop analyze: {r.video}: {len(r.missing)} of {r.frames} frames could not be "
+              f"decoded; their rows are NaN: {frame_ranges(r.missing)}", file=sys.stderr)
+    return UNDECODABLE_FRAMES if damaged else 0

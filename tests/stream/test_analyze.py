@@ -20,8 +20,10 @@ def test_analyze_equals_in_process_inference(tmp_path, tiny_model):
         tiny_model, videos, destfolder=tmp_path / "out", csv=True, batch_size=4, progress=False
     )
     model = PoseModel(tiny_model)
-    for video, table in zip(videos, out, strict=True):
+    for video, result in zip(videos, out, strict=True):
+        table = result.table
         assert table == analysis_path(video, "DLC_tiny", tmp_path / "out")
+        assert result.video == video.resolve() and result.missing == []
         with VideoReader(video) as reader:
             frames = np.stack(list(reader))
         poses, scorer = read_analysis(table)
@@ -34,7 +36,7 @@ def test_analyze_equals_in_process_inference(tmp_path, tiny_model):
 
 def test_corrupt_video_is_named_and_earlier_output_kept(tmp_path, tiny_model):
     good = write_random_video(tmp_path / "good.mp4", 5, 0)
-    first = analyze_videos(tiny_model, [good], progress=False)[0]
+    first = analyze_videos(tiny_model, [good], progress=False)[0].table
     before = first.read_bytes()
     bad = tmp_path / "bad.mp4"
     bad.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(200))
