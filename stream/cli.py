@@ -62,7 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         code = module.main(args)
     except PoseloopError as exc:
-        print(f"poseloop {name}: error: {exc}", file=sys.stderr)
+        # one line, even when the message quotes a parser's multi-line report
+        print(f"poseloop {name}: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"poseloop {name}: interrupted", file=sys.stderr)

@@ -40,6 +40,7 @@ from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 
 from calib.errors import ConfigError
+from calib.fileio import check_writable
 
 SOURCE_KINDS = ("video", "images", "camera", "synthetic", "playlist")
 MODES = ("live", "batch")
@@ -235,6 +236,10 @@ def load_rig(path: str | Path) -> Rig:
         raise ConfigError(f"{path}: field 'mode' must be one of {MODES}, got {mode!r}")
     host = doc.get("host", "127.0.0.1")
     _check_type(str(path), "host", host, "str")
+    try:
+        socket.getaddrinfo(host, None)
+    except (OSError, UnicodeError) as exc:  # gaierror is an OSError
+        raise ConfigError(f"{path}: field 'host': cannot resolve {host!r} ({exc})") from exc
     interval = doc.get("stats_interval", 1.0)
     _check_type(str(path), "stats_interval", interval, "float")
     _positive(str(path), "stats_interval", interval)
@@ -418,6 +423,11 @@ def _resolve_recorders(rig: Rig, base: Path) -> None:
         _positive(w, "flush_s", rec.flush_s)
         rec.mode = rig.mode
         rec.folder = str((base / rec.folder).resolve())
+        try:
+            check_writable(rec.folder)
+        except OSError as exc:
+            raise ConfigError(f"{w}: field 'folder': cannot create or write {rec.folder} "
+                              f"({exc.strerror or exc})") from exc
         rec.input_endpoints = [producers[n].endpoint for n in rec.inputs]
         rec.cameras = []
         for n in rec.inputs:

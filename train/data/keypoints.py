@@ -153,3 +153,11 @@ class LabeledFrames:
                 if lik is not None:
                     lik[:, j] = self.likelihood[:, self.bodyparts.index(name)]
         return LabeledFrames(self.scorer, bodyparts, list(self.images), xy, self.index_style, lik)
+
+
+def outside_image(xy: np.ndarray, width: int, height: int) -> np.ndarray:
+    """``(..., K)`` True where a labeled point ``xy (..., K, 2)`` lies off a `width` x `height`
+    image (pixel centers at integers, so the image spans -0.5 .. width - 0.5)."""
+    x, y = xy[..., 0], xy[..., 1]
+    with np.errstate(invalid="ignore"):
+        return (x < -0.5) | (x > width - 0.5) | (y < -0.5) | (y > height - 0.5)

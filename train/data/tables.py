@@ -8,7 +8,7 @@ arrays of :mod:`train.data.keypoints`.
 
 from __future__ import annotations
 
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 import pandas as pd
@@ -113,10 +113,29 @@ def read_labels(path: str | Path) -> LabeledFrames:
         images = [str(p).replace("\\", "/") for p in df.index]
         style = "flat"
     xy = _columns(df, path, scorer, bodyparts, ("x", "y"))
+    _check_labels(path, images, bodyparts, xy)
     likelihood = None
     if "likelihood" in coords:
         likelihood = _columns(df, path, scorer, bodyparts, ("likelihood",))[..., 0]
     return LabeledFrames(scorer, bodyparts, images, xy, style, likelihood)
+
+
+MAX_LABEL_PX = 100_000.0  # wider than any camera image: a label beyond it is corrupt
+
+
+def _check_labels(path: Path, images: list[str], bodyparts: tuple[str, ...],
+                  xy: np.ndarray) -> None:
+    """Refuse image paths that leave the project and coordinates no image can have."""
+    for image in images:
+        parts = PurePosixPath(image).parts
+        if not parts or parts[0] == "/" or ".." in parts or ":" in parts[0]:
+            raise DataError(f"{path}: image path {image!r} is not inside the project "
+                            "(absolute, or going up with '..')")
+    bad = ~np.isnan(xy) & ~(np.abs(xy) <= MAX_LABEL_PX)
+    if bad.any():
+        i, j, c = (int(v[0]) for v in np.nonzero(bad))
+        raise DataError(f"{path}: {images[i]}: {bodyparts[j]} {'xy'[c]} = {xy[i, j, c]} is not a "
+                        f"pixel coordinate (beyond {MAX_LABEL_PX:g})")
 
 
 def labels_to_frame(labels: LabeledFrames) -> pd.DataFrame:

@@ -19,7 +19,7 @@ import yaml
 
 from calib.errors import ConfigError, DataError
 from calib.fileio import atomic_path
-from train.data.keypoints import LabeledFrames
+from train.data.keypoints import LabeledFrames, outside_image
 from train.data.project import Project
 
 log = logging.getLogger(__name__)
@@ -161,8 +161,15 @@ def load_images(project: Project, labels: LabeledFrames, names: list[str],
         bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
         if bgr is None:
             raise DataError(f"{path}: missing or not an image OpenCV can read")
+        xy = labels.xy[index[name]]
+        off = np.flatnonzero(outside_image(xy, bgr.shape[1], bgr.shape[0]))
+        if off.size:
+            j = int(off[0])
+            raise DataError(f"{project.labels_path(Path(name).parent.name)}: {name}: "
+                            f"{labels.bodyparts[j]} at ({xy[j, 0]:g}, {xy[j, 1]:g}) is outside the "
+                            f"{bgr.shape[1]}x{bgr.shape[0]} image")
         images.append(resize_rgb(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), scale))
-        keypoints.append(scale_points(labels.xy[index[name]], scale))
+        keypoints.append(scale_points(xy, scale))
     k = len(labels.bodyparts)
     kp = np.stack(keypoints).astype(np.float32) if keypoints else np.zeros((0, k, 2), np.float32)
     return LabeledImages(list(names), images, kp)
