@@ -21,6 +21,7 @@ from collections import defaultdict
 import zmq
 
 from stream import messages as m
+from stream.bus import Listener
 from stream.rig import InferenceSpec
 
 log = logging.getLogger(__name__)
@@ -125,35 +126,25 @@ class Runner:
                 self.node.stats.frame(f.camera, f.t_capture, t)
 
 
-class Inbox(threading.Thread):
-    """Live mode: receives all the time on its own thread, so that the newest frame of
-    every camera is at hand when the network is free (a queue would hand out the
-    oldest one instead, one inference time stale)."""
+class Inbox:
+    """Live mode: receives all the time on its own thread (a :class:`~stream.bus.Listener`),
+    so that the newest frame of every camera is at hand when the network is free (a queue
+    would hand out the oldest one instead, one inference time stale)."""
 
     def __init__(self, sock: zmq.Socket, node):
-        super().__init__(daemon=True)
-        self.sock = sock
         self.node = node
         self.pending = Pending(live=True)
         self.ends: list[m.End] = []
         self.cond = threading.Condition()
-        self.closed = False
+        self.listener = Listener(node.bus, sock, self._feed, POLL_MS)
 
-    def run(self) -> None:
-        while not self.closed:
-            if not self.sock.poll(POLL_MS):
-                continue
-            while True:
-                try:
-                    msg = m.receive(self.sock, self.node.bad, zmq.NOBLOCK)
-                except zmq.Again:
-                    break
-                with self.cond:
-                    if isinstance(msg, m.Frame):
-                        self.pending.add(msg)
-                    elif isinstance(msg, m.End):
-                        self.ends.append(msg)
-                    self.cond.notify()
+    def _feed(self, msg: m.Message) -> None:
+        with self.cond:
+            if isinstance(msg, m.Frame):
+                self.pending.add(msg)
+            elif isinstance(msg, m.End):
+                self.ends.append(msg)
+            self.cond.notify()
 
     def take(self, batch_size: int, cameras: int, wait_s: float):
         """Wait for frames; then up to `wait_s` for one of every camera (a full batch);
@@ -174,35 +165,19 @@ class Inbox(threading.Thread):
             return frames, ends
 
 
-def _sockets(spec: InferenceSpec, node) -> tuple[zmq.Socket, zmq.Socket]:
-    # each producer binds its output and consumers connect, so one PULL fair-queues all cameras
-    inp = node.socket(zmq.PULL, RCVHWM=2 if spec.mode == "live" else 8, LINGER=0)
-    for endpoint in spec.input_endpoints:
-        inp.connect(endpoint)
-    return inp, node.output(spec.mode, spec.endpoint)
-
-
 def run(spec: InferenceSpec, node) -> None:
     if spec.threads:
         import torch
 
         torch.set_num_threads(spec.threads)
-    inp, out = _sockets(spec, node)
+    inp = node.bus.frames_in(spec.input_endpoints, spec.mode)
+    out = node.bus.output(spec.mode, spec.endpoint)
     runner = Runner(spec, node, out)
     node.ready()
     ended = (run_live if spec.mode == "live" else run_batch)(spec, node, inp, runner)
     for camera in spec.cameras:
         if camera not in ended:  # stopped early: let the recorder close this camera too
             node.send(out, m.End(camera, -1))
-
-
-def _stopped(spec: InferenceSpec, node, state: dict) -> bool:
-    if node.stop_requested and "stop_at" not in state:
-        state["stop_at"] = time.monotonic() + STOP_GRACE_S
-    if time.monotonic() > state.get("stop_at", float("inf")):
-        log.warning("%s: stopped before every source ended", spec.name)
-        return True
-    return False
 
 
 def _forward_end(spec: InferenceSpec, node, runner: Runner, end: m.End, skipped: int) -> None:
@@ -212,11 +187,13 @@ def _forward_end(spec: InferenceSpec, node, runner: Runner, end: m.End, skipped:
 
 def run_live(spec: InferenceSpec, node, inp: zmq.Socket, runner: Runner) -> set[str]:
     inbox = Inbox(inp, node)
-    inbox.start()
+    inbox.listener.start()
     ended: set[str] = set()
-    state: dict = {}
     try:
-        while len(ended) < len(spec.cameras) and not _stopped(spec, node, state):
+        while len(ended) < len(spec.cameras):
+            if node.stop.grace_over(STOP_GRACE_S):
+                log.warning("%s: stopped before every source ended", spec.name)
+                break
             frames, ends = inbox.take(spec.batch_size, len(spec.cameras) - len(ended),
                                       spec.max_wait_ms / 1000)
             if frames:
@@ -226,8 +203,7 @@ def run_live(spec: InferenceSpec, node, inp: zmq.Socket, runner: Runner) -> set[
                 _forward_end(spec, node, runner, end, inbox.pending.skipped[end.camera])
             node.stats.tick()
     finally:
-        inbox.closed = True
-        inbox.join()
+        inbox.listener.close()
     return ended
 
 
@@ -235,24 +211,23 @@ def run_batch(spec: InferenceSpec, node, inp: zmq.Socket, runner: Runner) -> set
     pending = Pending(live=False)
     ended: set[str] = set()
     wait_s = spec.max_wait_ms / 1000
-    state: dict = {}
-    while len(ended) < len(spec.cameras) and not _stopped(spec, node, state):
+    while len(ended) < len(spec.cameras):
+        if node.stop.grace_over(STOP_GRACE_S):
+            log.warning("%s: stopped before every source ended", spec.name)
+            break
         timeout = POLL_MS
         if pending:
             timeout = max(0, int((pending.first_t + wait_s - time.monotonic()) * 1000))
-        if inp.poll(timeout):
-            while len(pending) < spec.batch_size:  # up to one batch, then run it
-                try:
-                    msg = m.receive(inp, node.bad, zmq.NOBLOCK)
-                except zmq.Again:
-                    break
-                if isinstance(msg, m.Frame):
-                    pending.add(msg)
-                elif isinstance(msg, m.End):
-                    runner.run(pending.take(msg.camera))
-                    pending.end(msg)
-                    ended.add(msg.camera)
-                    _forward_end(spec, node, runner, msg, pending.skipped[msg.camera])
+        for msg in node.bus.drain(inp, timeout, limit=None):
+            if isinstance(msg, m.Frame):
+                pending.add(msg)
+            elif isinstance(msg, m.End):
+                runner.run(pending.take(msg.camera))
+                pending.end(msg)
+                ended.add(msg.camera)
+                _forward_end(spec, node, runner, msg, pending.skipped[msg.camera])
+            if len(pending) >= spec.batch_size:
+                break  # up to one batch, then run it
         node.stats.queue = len(pending)
         if pending and (
             len(pending) >= spec.batch_size or time.monotonic() - pending.first_t >= wait_s

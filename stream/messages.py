@@ -11,22 +11,20 @@ A message is multipart ``[topic, header, buffers...]``:
   ``np.frombuffer`` (no pickle anywhere).
 
 Decoding checks everything (version, kind, field types, buffer count, shape x dtype
-against the buffer size, limits) and raises :class:`MessageError`; :func:`receive`
-counts and logs such a message and drops it, so a bad peer never crashes a node.
+against the buffer size, limits) and raises :class:`MessageError`; the bus
+(:func:`stream.bus.receive`) counts and logs such a message and drops it, so a bad
+peer never crashes a node.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import logging
 import time
 from dataclasses import dataclass, field
 from typing import ClassVar
 
 import msgpack
 import numpy as np
-
-log = logging.getLogger(__name__)
 
 VERSION = 1
 MAX_HEADER_BYTES = 64 * 1024
@@ -504,34 +502,3 @@ def _arrays(header: dict, parts) -> list[np.ndarray]:
             )
         out.append(np.frombuffer(buf, dtype=dt).reshape(shape))
     return out
-
-
-class BadMessages:
-    """Counts dropped messages and logs each (rate-limited to one line per second)."""
-
-    def __init__(self, where: str):
-        self.where = where
-        self.count = 0
-        self._last_log = 0.0
-
-    def drop(self, exc: MessageError) -> None:
-        self.count += 1
-        t = time.monotonic()
-        if t - self._last_log >= 1.0:
-            self._last_log = t
-            log.warning("%s: dropped bad message #%d: %s", self.where, self.count, exc)
-
-
-def send(sock, msg: Message, flags: int = 0) -> None:
-    """Send `msg` on a zmq socket without copying its arrays."""
-    sock.send_multipart(encode(msg), flags=flags, copy=False)
-
-
-def receive(sock, bad: BadMessages, flags: int = 0) -> Message | None:
-    """Receive one message; a malformed one is counted in `bad`, logged and dropped (None)."""
-    parts = sock.recv_multipart(flags=flags, copy=False)
-    try:
-        return decode(parts)
-    except MessageError as exc:
-        bad.drop(exc)
-        return None

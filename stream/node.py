@@ -1,7 +1,8 @@
-"""What every node process shares: its ZeroMQ context, the bus to the supervisor
-(stats, logs, end notices), stop requests from signals, and per-second stats.
+"""What every node process shares: its end of the bus (:mod:`stream.bus`) with the link
+to the supervisor (stats, logs, end notices), stop requests from signals, and
+per-second stats.
 
-A node runs as ``python -m stream.node ROLE SPEC_JSON BUS INTERVAL`` (see
+A node runs as ``python -m stream.node ROLE SPEC_JSON SUPERVISOR_ENDPOINT INTERVAL`` (see
 :func:`command`); its role module
 (:mod:`stream.sources`, :mod:`stream.inference`, :mod:`stream.sync`,
 :mod:`stream.triangulation`, :mod:`stream.recorder`, :mod:`stream.viewer`) does the
@@ -14,18 +15,17 @@ from __future__ import annotations
 import importlib
 import json
 import logging
-import signal
 import sys
 import threading
 import time
 import traceback
-from collections.abc import Iterator
 from dataclasses import asdict
 
 import numpy as np
 import zmq
 
 from stream import messages as m
+from stream.bus import Bus, StopRequest, send
 from stream.rig import (
     InferenceSpec,
     RecorderSpec,
@@ -45,7 +45,6 @@ ROLES = {
     "triangulate": ("stream.triangulation", TriangulateSpec),
     "viewer": ("stream.viewer_node", ViewerSpec),
 }
-LIVE_SNDHWM = 10000  # published poses are small: a reader may lag this far before losing any
 
 
 class StatsMeter:
@@ -96,7 +95,7 @@ class StatsMeter:
         self._start = time.monotonic()
 
 
-class _BusHandler(logging.Handler):
+class _SupervisorLog(logging.Handler):
     """Sends this process's log records to the supervisor as Log messages."""
 
     def __init__(self, node: Node):
@@ -111,50 +110,22 @@ class _BusHandler(logging.Handler):
 
 
 class Node:
-    """A running node: name, zmq context, bus socket, stop flag, stats meter."""
+    """A running node: its name, its end of the bus, its stop request and stats meter."""
 
-    def __init__(self, name: str, bus_endpoint: str, stats_interval: float = 1.0):
+    def __init__(self, name: str, supervisor_endpoint: str, stats_interval: float = 1.0):
         self.name = name
-        self.ctx = zmq.Context()
-        self.bus = self.ctx.socket(zmq.PUSH)
-        self._bus_lock = threading.Lock()
-        self.bus.setsockopt(zmq.SNDHWM, 1000)
-        self.bus.setsockopt(zmq.LINGER, 2000)
-        self.bus.connect(bus_endpoint)
-        self.bad = m.BadMessages(name)
+        self.bus = Bus(name)
+        self.stop = StopRequest()
         self.stats = StatsMeter(self, stats_interval)
-        self.stop_requested = False
-        self._stop_at: float | None = None
-        self._sockets: list[zmq.Socket] = []
-
-    def grace_over(self, grace_s: float) -> bool:
-        """True once a stop was requested more than `grace_s` ago: until then a node
-        keeps draining its inputs so what is in flight still gets written."""
-        if not self.stop_requested:
-            return False
-        if self._stop_at is None:
-            self._stop_at = time.monotonic() + grace_s
-        return time.monotonic() > self._stop_at
-
-    def drain(self, sock: zmq.Socket, timeout_ms: int, limit: int = 1000) -> Iterator[m.Message]:
-        """The messages waiting on `sock`, after waiting up to `timeout_ms` for the first;
-        malformed ones are counted and left out."""
-        if not sock.poll(timeout_ms):
-            return
-        for _ in range(limit):
-            try:
-                msg = m.receive(sock, self.bad, zmq.NOBLOCK)
-            except zmq.Again:
-                return
-            if msg is not None:
-                yield msg
+        self._supervisor = self.bus.to_supervisor(supervisor_endpoint)
+        self._supervisor_lock = threading.Lock()
 
     def publish(self, msg: m.Message) -> None:
-        """Send to the supervisor without ever blocking (a full bus drops stats).
+        """Send to the supervisor without ever blocking (a full link drops stats).
         Thread-safe: a node's receiver thread may log too."""
-        with self._bus_lock:
+        with self._supervisor_lock:
             try:
-                m.send(self.bus, msg, zmq.NOBLOCK)
+                send(self._supervisor, msg, zmq.NOBLOCK)
             except zmq.Again:
                 pass
 
@@ -165,69 +136,28 @@ class Node:
         give_up = None
         while True:
             try:
-                m.send(sock, msg)
+                send(sock, msg)
                 return True
             except zmq.Again:
                 self.stats.tick()
-                if self.stop_requested:
+                if self.stop.requested:
                     if not isinstance(msg, m.End):
                         return False
                     give_up = give_up or time.monotonic() + 1.0
                     if time.monotonic() > give_up:
                         return False
 
-    def socket(self, kind: int, **options: int) -> zmq.Socket:
-        sock = self.ctx.socket(kind)
-        for key, value in options.items():
-            sock.setsockopt(getattr(zmq, key), value)
-        self._sockets.append(sock)
-        return sock
-
-    def output(self, mode: str, endpoint: str) -> zmq.Socket:
-        """The bound output of a node past the sources: live, a PUB socket that any number
-        of readers subscribe to and that never blocks (a reader further behind than
-        LIVE_SNDHWM loses messages); batch, a PUSH socket to one reader, with backpressure
-        (use :meth:`send`)."""
-        if mode == "live":
-            sock = self.socket(zmq.PUB, SNDHWM=LIVE_SNDHWM, LINGER=30000)
-        else:
-            sock = self.socket(zmq.PUSH, SNDHWM=1000, LINGER=30000, SNDTIMEO=200)
-        sock.bind(endpoint)
-        return sock
-
-    def input(self, mode: str, endpoints: list[str], hwm: int = 1000) -> zmq.Socket:
-        """The input matching :meth:`output`: SUB to everything (live) or PULL (batch),
-        connected to every endpoint."""
-        if mode == "live":
-            sock = self.socket(zmq.SUB, RCVHWM=hwm, LINGER=0, RECONNECT_IVL=20)
-            sock.setsockopt(zmq.SUBSCRIBE, b"")
-        else:
-            sock = self.socket(zmq.PULL, RCVHWM=hwm, LINGER=0, RECONNECT_IVL=20)
-        for endpoint in endpoints:
-            sock.connect(endpoint)
-        return sock
-
     def ready(self) -> None:
         """Tell the supervisor this node is set up (its first stats message)."""
         self.stats.tick(force=True)
 
-    def _on_signal(self, signum, frame) -> None:
-        self.stop_requested = True
-
-    def install_signals(self) -> None:
-        signal.signal(signal.SIGINT, self._on_signal)
-        signal.signal(signal.SIGTERM, self._on_signal)
-
     def close(self) -> None:
         self.stats.tick(force=True)
-        for sock in self._sockets:
-            # after a stop, a dead peer must not hold the process for the full linger
-            sock.close(linger=1000 if self.stop_requested else None)
-        self.bus.close()
-        self.ctx.term()
+        # after a stop, a dead peer must not hold the process for the full linger
+        self.bus.close(linger=1000 if self.stop.requested else None)
 
 
-def command(role: str, spec, bus_endpoint: str, stats_interval: float) -> list[str]:
+def command(role: str, spec, supervisor_endpoint: str, stats_interval: float) -> list[str]:
     """The command line that runs `spec` as its own OS process (``python -m stream.node``).
 
     A fresh interpreter, not a fork: no inherited zmq context or torch state, and the
@@ -241,19 +171,19 @@ def command(role: str, spec, bus_endpoint: str, stats_interval: float) -> list[s
         "stream.node",
         role,
         json.dumps(asdict(spec)),
-        bus_endpoint,
+        supervisor_endpoint,
         str(stats_interval),
     ]
 
 
-def run_node(role: str, spec, bus_endpoint: str, stats_interval: float = 1.0) -> int:
+def run_node(role: str, spec, supervisor_endpoint: str, stats_interval: float = 1.0) -> int:
     """Run `spec` in its `role` in this process; returns the exit code (1 after an error,
-    which is also sent on the bus, naming the cause)."""
-    node = Node(spec.name, bus_endpoint, stats_interval)
-    node.install_signals()
+    which is also sent to the supervisor, naming the cause)."""
+    node = Node(spec.name, supervisor_endpoint, stats_interval)
+    node.stop.on_signals()
     root = logging.getLogger()
     root.setLevel(logging.INFO)
-    handler = _BusHandler(node)
+    handler = _SupervisorLog(node)
     handler.setFormatter(logging.Formatter("%(message)s"))
     root.addHandler(handler)
     code = 0
@@ -270,9 +200,9 @@ def run_node(role: str, spec, bus_endpoint: str, stats_interval: float = 1.0) ->
 
 
 def main(argv: list[str]) -> int:
-    role, spec_json, bus_endpoint, interval = argv
+    role, spec_json, supervisor_endpoint, interval = argv
     spec = ROLES[role][1](**json.loads(spec_json))
-    return run_node(role, spec, bus_endpoint, float(interval))
+    return run_node(role, spec, supervisor_endpoint, float(interval))
 
 
 if __name__ == "__main__":

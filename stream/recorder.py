@@ -1,106 +1,29 @@
-"""The recorder node: 2D poses in, one HDF5 file per camera out, and the DeepLabCut
-analysis table of each camera when its stream ends; 3D poses of a triangulation node
-go to their own file and 3D table (:mod:`stream.record3d`).
-
-Recording file ``<folder>/<camera>.rec.h5`` (h5py, SWMR, chunked along frames)::
-
-    poses      (N, K, 3) float32   x, y, likelihood in frame pixels (raw likelihoods)
-    index      (N,)      int64     frame index in the video / camera
-    t_capture  (N,)      int64     ns, stamped by the source
-    t_infer    (N,)      int64     ns, network output ready
-    t_record   (N,)      int64     ns, received by the recorder
-    attrs: camera, scorer, bodyparts (JSON list), schema
-
-Rows are flushed at least every ``flush_s`` seconds in single-writer/multiple-reader
-mode, so another process can read the file while it is written, and a crash of any
-node (this one included) leaves it readable up to the last flush.
+"""The recorder node: 2D poses in, one recording file per camera out, and the
+DeepLabCut analysis table of each camera when its stream ends; 3D poses of a
+triangulation node go to their own recording and 3D table. The files are
+:mod:`stream.recording`'s; rows are flushed at least every ``flush_s`` seconds.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import time
-from pathlib import Path
-
-import h5py
-import numpy as np
 
 from stream import messages as m
-from stream.h5rows import RowFile
-from stream.record3d import Poses3DFile, recording3d_path, to_table3d
+from stream.recording import Recording2D, Recording3D, RecordingFile, write_table
 from stream.rig import RecorderSpec
 
 log = logging.getLogger(__name__)
 
-SCHEMA = 1
 POLL_MS = 50
 STOP_GRACE_S = 5.0
-TIMES = ("t_capture", "t_infer", "t_record")
-
-
-def recording_path(folder: str | Path, camera: str) -> Path:
-    return Path(folder) / f"{camera}.rec.h5"
-
-
-
-class CameraFile(RowFile):
-    """One camera's 2D recording."""
-
-    per_point = {"poses": ((3,), np.float32)}
-    per_row = ("index", *TIMES)
-
-    def __init__(self, path: Path, camera: str, scorer: str, bodyparts: tuple[str, ...]):
-        super().__init__(path, camera, bodyparts, {"camera": camera, "scorer": scorer,
-                                                   "schema": SCHEMA})
-        self.scorer = scorer
-
-    def columns(self, msgs: list[m.Poses2D], t_record: np.ndarray) -> dict[str, np.ndarray]:
-        return {
-            "poses": np.stack([p.poses for p in msgs]),
-            "index": np.array([p.index for p in msgs], np.int64),
-            "t_capture": np.array([p.t_capture for p in msgs], np.int64),
-            "t_infer": np.array([p.t_infer for p in msgs], np.int64),
-            "t_record": t_record,
-        }
-
-
-def read_recording(path: str | Path) -> dict:
-    """A recording's datasets as numpy arrays plus ``camera``, ``scorer``, ``bodyparts``
-    (readable while it is being written, and after a crash up to the last flush)."""
-    with h5py.File(path, "r", libver="latest", swmr=True) as f:
-        out = {name: f[name][()] for name in ("poses", "index", *TIMES)}
-        out.update(
-            camera=str(f.attrs["camera"]),
-            scorer=str(f.attrs["scorer"]),
-            bodyparts=tuple(json.loads(f.attrs["bodyparts"])),
-        )
-    n = min(len(v) for k, v in out.items() if k in ("poses", "index", *TIMES))
-    for name in ("poses", "index", *TIMES):  # a crash between two datasets' resizes
-        out[name] = out[name][:n]
-    return out
-
-
-def to_table(recording: Path, video: str, folder: str, csv: bool, last_index: int = -1) -> Path:
-    """Write the DeepLabCut analysis table of a recording: one row per frame index up to
-    `last_index` (or the last one recorded), NaN where a frame has no pose (skipped in
-    live mode)."""
-    from train.data.keypoints import Poses2D
-    from train.data.tables import analysis_path, write_analysis
-
-    rec = read_recording(recording)
-    n = max(int(rec["index"].max()) + 1 if len(rec["index"]) else 0, last_index + 1)
-    data = np.full((n, len(rec["bodyparts"]), 3), np.nan, np.float32)
-    data[rec["index"]] = rec["poses"]
-    path = analysis_path(video, rec["scorer"], folder)
-    return write_analysis(Poses2D(rec["bodyparts"], data), rec["scorer"], path, csv=csv)
 
 
 class Recorder:
     def __init__(self, spec: RecorderSpec, node):
         self.spec = spec
         self.node = node
-        self.files: dict[str, CameraFile | Poses3DFile] = {}
+        self.files: dict[str, RecordingFile] = {}
         self.done: set[str] = set()
         self._last_flush = time.monotonic()
 
@@ -113,10 +36,9 @@ class Recorder:
                 log.warning("%s: poses of unexpected stream %r dropped", self.spec.name, stream)
                 return
             if isinstance(msg, m.Poses2D):
-                path = recording_path(self.spec.folder, stream)
-                f = CameraFile(path, stream, msg.scorer, msg.bodyparts)
+                f = Recording2D(self.spec.folder, stream, msg.scorer, msg.bodyparts)
             else:
-                f = Poses3DFile(recording3d_path(self.spec.folder, stream), stream, msg.bodyparts)
+                f = Recording3D(self.spec.folder, stream, msg.bodyparts)
             self.files[stream] = f
         f.add(msg, t)
         self.node.stats.frame(stream, msg.t_capture, t)
@@ -137,12 +59,12 @@ class Recorder:
             return
         f.close()
         table = ""
-        if self.spec.tables and isinstance(f, Poses3DFile):
-            table = str(to_table3d(f.path, self.spec.folder, self.spec.csv))
+        if self.spec.tables and isinstance(f, Recording3D):
+            table = str(write_table(f.path, self.spec.folder, self.spec.csv))
         elif self.spec.tables and camera in self.spec.table_paths:
             video, folder = self.spec.table_paths[camera]
             # sources number frames from 0 with seq == index, so the last seq is the last index
-            table = str(to_table(f.path, video, folder, self.spec.csv, last_seq))
+            table = str(write_table(f.path, folder, self.spec.csv, video, last_seq))
         self.node.publish(m.End(camera, last_seq, f.rows, table))
 
     def close(self) -> None:
@@ -151,15 +73,15 @@ class Recorder:
 
 
 def run(spec: RecorderSpec, node) -> None:
-    inp = node.input(spec.mode, spec.input_endpoints)
+    inp = node.bus.input(spec.mode, spec.input_endpoints)
     rec = Recorder(spec, node)
     node.ready()
     try:
         while len(rec.done) < len(spec.cameras):
-            if node.grace_over(STOP_GRACE_S):
+            if node.stop.grace_over(STOP_GRACE_S):
                 log.warning("%s: stopped before every camera ended", spec.name)
                 break
-            for msg in node.drain(inp, POLL_MS):
+            for msg in node.bus.drain(inp, POLL_MS):
                 if isinstance(msg, (m.Poses2D, m.Poses3D)):
                     rec.pose(msg)
                 elif isinstance(msg, m.End):

@@ -148,7 +148,7 @@ class Rig:
     inference: list[InferenceSpec]
     recorders: list[RecorderSpec]
     host: str = "127.0.0.1"
-    bus: str = ""
+    supervisor_endpoint: str = ""  # where the supervisor collects stats, logs and ends
     stats_interval: float = 1.0
     syncs: list[SyncSpec] = field(default_factory=list)
     triangulates: list[TriangulateSpec] = field(default_factory=list)
@@ -322,7 +322,7 @@ def _resolve(rig: Rig, base: Path) -> None:
     _resolve_recorders(rig, base)
     _resolve_viewers(rig)
     _check_links(rig)
-    rig.bus = rig.bus or free_endpoint("127.0.0.1")
+    rig.supervisor_endpoint = rig.supervisor_endpoint or free_endpoint("127.0.0.1")
 
 
 def _inputs(where: str, inputs: list[str], allowed: dict, what: str) -> None:

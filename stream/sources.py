@@ -21,12 +21,12 @@ import zmq
 
 from calib.errors import VideoError
 from stream import messages as m
+from stream.bus import send
 from stream.rig import SourceSpec
 
 log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
-SEND_TIMEOUT_MS = 200
 
 
 def video_frames(path: str | Path, limit: int = 0) -> Iterator[tuple[int, np.ndarray | None]]:
@@ -109,26 +109,18 @@ class _Sender:
     def __init__(self, spec: SourceSpec, node):
         self.node = node
         self.live = spec.mode == "live"
-        # live: room for one frame; batch: a few frames of read-ahead, then backpressure
-        hwm = 1 if self.live else 4
-        self.sock = node.socket(zmq.PUSH, SNDHWM=hwm, LINGER=30000, SNDTIMEO=SEND_TIMEOUT_MS)
-        if self.live:
-            # keep the kernel from queueing stale frames behind the high-water mark
-            self.sock.setsockopt(zmq.SNDBUF, 1 << 16)
-        self.sock.bind(spec.endpoint)
-        # live viewers get the frames on a second, published socket: a slow window
-        # loses frames there and never takes one from inference
+        self.sock = node.bus.frames_out(spec.endpoint, spec.mode)
+        # live viewers get the frames on a second, published socket
         self.preview = None
         if self.live and spec.preview_endpoint:
-            self.preview = node.socket(zmq.PUB, SNDHWM=2, LINGER=0)
-            self.preview.bind(spec.preview_endpoint)
+            self.preview = node.bus.preview_out(spec.preview_endpoint)
 
     def frame(self, msg: m.Frame) -> None:
         if self.preview is not None:
-            m.send(self.preview, msg, zmq.NOBLOCK)
+            send(self.preview, msg, zmq.NOBLOCK)
         if self.live:
             try:
-                m.send(self.sock, msg, zmq.NOBLOCK)
+                send(self.sock, msg, zmq.NOBLOCK)
                 self.node.stats.frame(msg.camera, msg.t_capture)
             except zmq.Again:
                 self.node.stats.drop()
@@ -146,7 +138,7 @@ def run(spec: SourceSpec, node) -> None:
     period = 1.0 / spec.fps if spec.fps and spec.kind != "camera" else 0.0
     playing = streams(spec)
     for k, (camera, frames) in enumerate(playing):
-        if node.stop_requested:
+        if node.stop.requested:
             # a stop ends the streams not yet played too, so every consumer finishes
             for other, _ in playing[k:]:
                 sender.end(m.End(other, -1))
@@ -154,7 +146,7 @@ def run(spec: SourceSpec, node) -> None:
         seq = -1
         next_t = time.monotonic()
         for index, image in frames:
-            if node.stop_requested:
+            if node.stop.requested:
                 break
             # seq is the frame's index: a frame that does not decode (None) is a gap in the
             # sequence, which every receiver counts, and the table keeps its row, empty

@@ -1,5 +1,5 @@
-"""The supervisor: starts every node of a graph as its own process, listens to the bus
-(stats, logs, end notices), checks that every node is alive, prints per-node stats,
+"""The supervisor: starts every node of a graph as its own process, listens to what the
+nodes report (stats, logs, end notices), checks that every node is alive, prints per-node stats,
 and stops everything cleanly on Ctrl-C or when the input has ended.
 
 If a node dies, it says which one and why (exit code or signal, and the node's last
@@ -17,10 +17,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import zmq
-
 from calib.errors import PoseloopError
 from stream import messages as m
+from stream.bus import Bus
 from stream.node import command
 
 log = logging.getLogger(__name__)
@@ -57,24 +56,21 @@ class Supervisor:
     def __init__(
         self,
         nodes: list[tuple[str, object]],
-        bus: str,
+        endpoint: str,
         stats_interval: float = 1.0,
         on_message: Callable[[m.Message], None] | None = None,
         print_stats: bool = True,
     ):
         self.nodes = nodes
-        self.bus_endpoint = bus
+        self.endpoint = endpoint
         self.stats_interval = stats_interval
         self.on_message = on_message
         self.print_stats = print_stats
         self.latest: dict[str, m.Stats] = {}
         self.last_error: dict[str, str] = {}
         self.procs: dict[str, subprocess.Popen] = {}
-        self._ctx = zmq.Context()
-        self._bus = self._ctx.socket(zmq.PULL)
-        self._bus.setsockopt(zmq.LINGER, 0)
-        self._bus.bind(bus)
-        self._bad = m.BadMessages("supervisor")
+        self._bus = Bus("supervisor")
+        self._from_nodes = self._bus.from_nodes(endpoint)
 
     def start(self) -> None:
         """Start the consumers, wait until each is ready (model loaded, sockets up), then
@@ -103,31 +99,25 @@ class Supervisor:
         # the node must import this very poseloop, installed or not, from any folder
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [ROOT, env.get("PYTHONPATH")]))
-        p = subprocess.Popen(command(role, spec, self.bus_endpoint, self.stats_interval), env=env)
+        p = subprocess.Popen(command(role, spec, self.endpoint, self.stats_interval), env=env)
         self.procs[spec.name] = p
         log.debug("started %s %s (pid %d)", role, spec.name, p.pid)
 
     def _drain(self, timeout_ms: int) -> None:
-        if not self._bus.poll(timeout_ms):
-            return
-        while True:
-            try:
-                msg = m.receive(self._bus, self._bad, zmq.NOBLOCK)
-            except zmq.Again:
-                return
+        for msg in self._bus.drain(self._from_nodes, timeout_ms, limit=None):
             if isinstance(msg, m.Stats):
                 self.latest[msg.node] = msg
             elif isinstance(msg, m.Log):
                 logging.getLogger(f"stream.node.{msg.node}").log(msg.level, "%s", msg.text)
                 if msg.level >= logging.ERROR:
                     self.last_error[msg.node] = msg.text
-            if msg is not None and self.on_message is not None:
+            if self.on_message is not None:
                 self.on_message(msg)
 
     def _dead(self) -> str | None:
         for name, p in self.procs.items():
             if p.poll() not in (None, 0):
-                self._drain(100)  # its last words may still be on the bus
+                self._drain(100)  # its last words may still be on the way
                 why = _why(p.returncode)
                 if name in self.last_error:
                     why += f": {self.last_error[name]}"
@@ -192,7 +182,6 @@ class Supervisor:
                 p.kill()
             p.wait()
         self._bus.close()
-        self._ctx.term()
 
 
 def run_rig(rig: str | Path, print_stats: bool = True) -> None:
@@ -203,4 +192,5 @@ def run_rig(rig: str | Path, print_stats: bool = True) -> None:
     for rec in spec.recorders:
         Path(rec.folder).mkdir(parents=True, exist_ok=True)
     log.info("%s: %s mode, %d node(s)", spec.path, spec.mode, len(spec.nodes()))
-    Supervisor(spec.nodes(), spec.bus, spec.stats_interval, print_stats=print_stats).run()
+    Supervisor(spec.nodes(), spec.supervisor_endpoint, spec.stats_interval,
+               print_stats=print_stats).run()

@@ -159,8 +159,8 @@ class Grouper:
 
 def run(spec: SyncSpec, node) -> None:
     live = spec.mode == "live"
-    inp = node.input(spec.mode, spec.input_endpoints)
-    out = node.output(spec.mode, spec.endpoint)
+    inp = node.bus.input(spec.mode, spec.input_endpoints)
+    out = node.bus.output(spec.mode, spec.endpoint)
     grouper = Grouper(spec.name, spec.cameras, spec.by, spec.tolerance_ms,
                       spec.max_wait_ms / 1000 if live else None, spec.max_pending)
     node.ready()
@@ -173,10 +173,10 @@ def run(spec: SyncSpec, node) -> None:
                 node.stats.drop()
 
     while not grouper.done:
-        if node.grace_over(STOP_GRACE_S):
+        if node.stop.grace_over(STOP_GRACE_S):
             log.warning("%s: stopped before every camera ended", spec.name)
             break
-        for msg in node.drain(inp, POLL_MS):
+        for msg in node.bus.drain(inp, POLL_MS):
             if isinstance(msg, m.Poses2D):
                 send(grouper.add(msg, time.monotonic()))
             elif isinstance(msg, m.End) and msg.camera in spec.cameras:

@@ -62,17 +62,17 @@ class Lifter:
 
 
 def run(spec: TriangulateSpec, node) -> None:
-    inp = node.input(spec.mode, spec.input_endpoints)
-    out = node.output(spec.mode, spec.endpoint)
+    inp = node.bus.input(spec.mode, spec.input_endpoints)
+    out = node.bus.output(spec.mode, spec.endpoint)
     lifter = Lifter(spec)
     node.ready()
     last_seq = -1
     ended = False
     while not ended:
-        if node.grace_over(STOP_GRACE_S):
+        if node.stop.grace_over(STOP_GRACE_S):
             log.warning("%s: stopped before its input ended", spec.name)
             break
-        for msg in node.drain(inp, POLL_MS):
+        for msg in node.bus.drain(inp, POLL_MS):
             if isinstance(msg, m.Group2D):
                 pose = lifter(msg)
                 if pose is None:

@@ -97,6 +97,7 @@ def _start_rig(path: str, pcutoff: float):
     nodes = [(role, s) for role, s in rig.nodes() if s is not spec]
     for rec in rig.recorders:
         Path(rec.folder).mkdir(parents=True, exist_ok=True)
-    runner = _RigRunner(Supervisor(nodes, rig.bus, rig.stats_interval, print_stats=False))
+    runner = _RigRunner(Supervisor(nodes, rig.supervisor_endpoint, rig.stats_interval,
+                                   print_stats=False))
     runner.start()
     return spec.input_endpoints, skeleton_of(spec.models), runner

@@ -16,16 +16,17 @@ from collections import deque
 
 import numpy as np
 import pyqtgraph as pg
-import zmq
 from pyqtgraph.Qt import QtCore, QtWidgets
 
 from stream import messages as m
+from stream.bus import Bus, Listener
 
 log = logging.getLogger(__name__)
 
 FRAMES_KEPT = 16  # per camera, so that a pose finds the very frame it was computed on
 POLL_MS = 50
 COLUMNS = 3
+TOPICS = (b"frame.", b"pose2d.", b"end.")
 
 
 def bodypart_colors(n: int) -> np.ndarray:
@@ -69,42 +70,20 @@ class ViewState:
             return out
 
 
-class Receiver(threading.Thread):
-    """Subscribes to frames, 2D poses and ends on `endpoints` and feeds `state`."""
+class Receiver(Listener):
+    """Subscribes to frames, 2D poses and ends on `endpoints` and feeds `state`, on its
+    own thread; with no `bus` given it makes (and closes) its own."""
 
-    def __init__(self, endpoints: list[str], state: ViewState, bad: m.BadMessages | None = None):
-        super().__init__(daemon=True)
+    def __init__(self, endpoints: list[str], state: ViewState, bus: Bus | None = None):
+        self._own_bus = bus is None
+        bus = bus or Bus("viewer")
+        super().__init__(bus, bus.watch(endpoints, TOPICS), state.feed, POLL_MS)
         self.state = state
-        self.bad = bad or m.BadMessages("viewer")
-        self.ctx = zmq.Context()
-        self.sock = self.ctx.socket(zmq.SUB)
-        self.sock.setsockopt(zmq.RCVHWM, 4)  # keep only a few: the newest is what counts
-        self.sock.setsockopt(zmq.LINGER, 0)
-        for topic in (b"frame.", b"pose2d.", b"end."):
-            self.sock.setsockopt(zmq.SUBSCRIBE, topic)
-        for endpoint in endpoints:
-            self.sock.connect(endpoint)
-        self.closed = False
-
-    def run(self) -> None:
-        try:
-            while not self.closed:
-                if not self.sock.poll(POLL_MS):
-                    continue
-                while True:
-                    try:
-                        msg = m.receive(self.sock, self.bad, zmq.NOBLOCK)
-                    except zmq.Again:
-                        break
-                    if msg is not None:
-                        self.state.feed(msg)
-        finally:
-            self.sock.close()
-            self.ctx.term()
 
     def close(self) -> None:
-        self.closed = True
-        self.join()
+        super().close()
+        if self._own_bus:
+            self.bus.close()
 
 
 class CameraView:

@@ -30,7 +30,7 @@ def run(spec: ViewerSpec, node) -> None:
 
     qt = app()
     state = ViewState()
-    receiver = Receiver(spec.input_endpoints, state, node.bad)
+    receiver = Receiver(spec.input_endpoints, state, node.bus)
     receiver.start()
     window = LiveView(state, spec.skeleton or skeleton_of(spec.models), spec.pcutoff,
                       spec.refresh_hz, title=f"poseloop: {spec.name}")
@@ -39,7 +39,7 @@ def run(spec: ViewerSpec, node) -> None:
     node.ready()
     seen = 0
     try:
-        while not node.stop_requested and window.isVisible():
+        while not node.stop.requested and window.isVisible():
             if spec.cameras and set(spec.cameras) <= state.ended:
                 break
             qt.processEvents()

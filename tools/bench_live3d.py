@@ -33,7 +33,8 @@ from calib.virtual_rig import (  # noqa: E402
     walking_animal,
 )
 from stream import messages as m  # noqa: E402
-from stream.record3d import read_recording3d, recording3d_path  # noqa: E402
+from stream.bus import send  # noqa: E402
+from stream.recording import read_recording, recording3d_path  # noqa: E402
 from stream.rig import RecorderSpec, SyncSpec, TriangulateSpec, free_endpoint  # noqa: E402
 from stream.supervisor import Supervisor  # noqa: E402
 from stream.sync import Grouper  # noqa: E402
@@ -109,13 +110,13 @@ def main() -> None:
             if cam == cameras[-1] and rng.random() < 0.05:
                 dropped += 1
                 continue
-            m.send(pub, m.Poses2D(cam, i, i, stamp, stamp, "s", BODYPARTS, poses[cam][i]))
+            send(pub, m.Poses2D(cam, i, i, stamp, stamp, "s", BODYPARTS, poses[cam][i]))
     for cam in cameras:
-        m.send(pub, m.End(cam, n - 1))
+        send(pub, m.End(cam, n - 1))
     runner.join()
     pub.close(linger=0)
     ctx.term()
-    out = read_recording3d(recording3d_path(rec.folder, "tri"))
+    out = read_recording(recording3d_path(rec.folder, "tri"))
     lat = (out["t_record"] - out["t_capture"]) / 1e6
     p50, p99 = np.percentile(lat, [50, 99])
     sync_stats = [s for s in seen if isinstance(s, m.Stats) and s.node == "sync"][-1]

@@ -33,7 +33,7 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from stream.analyze import analyze_videos  # noqa: E402
-from stream.recorder import read_recording, recording_path  # noqa: E402
+from stream.recording import read_recording, recording_path  # noqa: E402
 from stream.supervisor import run_rig  # noqa: E402
 from train.data.video import VideoReader, write_video  # noqa: E402
 from train.model.artifact import ModelMeta, PoseModel, export_model  # noqa: E402

@@ -10,10 +10,11 @@ import zmq
 from calib.calibration import save_calibration
 from calib.virtual_rig import WALKING_PARTS, make_rig, observe_points, walking_animal
 from stream import messages as m
-from stream.record3d import read_recording3d, recording3d_path, table3d_path
+from stream.bus import send
+from stream.recording import read_recording, recording3d_path
 from stream.rig import RecorderSpec, SyncSpec, TriangulateSpec, free_endpoint
 from stream.supervisor import Supervisor
-from train.data.tables import read_poses3d
+from train.data.tables import poses3d_path, read_poses3d
 
 BODYPARTS = WALKING_PARTS
 NOISE_PX = 0.5
@@ -50,17 +51,17 @@ def test_sync_and_triangulate_processes_recover_the_3d_motion(tmp_path):
                 if i in DROPPED.get(cam, ()):
                     continue
                 stamp = t0 + i * 33_000_000
-                m.send(push, m.Poses2D(cam, i, i, stamp, stamp, "DLC_virtual", BODYPARTS,
+                send(push, m.Poses2D(cam, i, i, stamp, stamp, "DLC_virtual", BODYPARTS,
                                        poses[cam][i]))
         for cam in cameras:
-            m.send(push, m.End(cam, N_FRAMES - 1))
+            send(push, m.End(cam, N_FRAMES - 1))
         runner.join(timeout=120)
     finally:
         push.close(linger=0)
         ctx.term()
     assert not runner.is_alive()
 
-    rec3d = read_recording3d(recording3d_path(rec.folder, "tri"))
+    rec3d = read_recording(recording3d_path(rec.folder, "tri"))
     np.testing.assert_array_equal(rec3d["index"], np.arange(N_FRAMES))  # no instant lost
     err = np.linalg.norm(rec3d["xyz"] - truth, axis=-1)  # mm
     assert np.isfinite(err).all()
@@ -76,7 +77,7 @@ def test_sync_and_triangulate_processes_recover_the_3d_motion(tmp_path):
     assert stats[-1].totals["partial"] == len(DROPPED["cam2"])
     assert stats[-1].totals["groups"] == N_FRAMES
 
-    table, scorer = read_poses3d(table3d_path(rec.folder, "tri"))
+    table, scorer = read_poses3d(poses3d_path("tri", rec.folder))
     assert scorer == "tri" and table.bodyparts == BODYPARTS and table.n_frames == N_FRAMES
     np.testing.assert_allclose(table.xyz, rec3d["xyz"], atol=1e-3)
     np.testing.assert_array_equal(table.n_cameras, expected)

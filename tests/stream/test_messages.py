@@ -6,6 +6,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from stream import messages as m
+from stream.bus import BadMessages, receive, send
 
 
 def _roundtrip(msg):
@@ -53,8 +54,8 @@ def test_frames_travel_without_copies_over_zmq():
     a.bind("inproc://t")
     b.connect("inproc://t")
     img = np.random.default_rng(0).integers(0, 255, (480, 640, 3), dtype=np.uint8)
-    m.send(a, m.Frame("cam1", 0, 0, 1, img))
-    got = m.receive(b, m.BadMessages("test"))
+    send(a, m.Frame("cam1", 0, 0, 1, img))
+    got = receive(b, BadMessages("test"))
     np.testing.assert_array_equal(got.image, img)
     assert not got.image.flags.owndata  # a view on the received zmq buffer
     a.close(), b.close(), ctx.term()
@@ -102,12 +103,12 @@ def test_receive_counts_and_drops_bad_messages(caplog):
     a, b = ctx.socket(zmq.PAIR), ctx.socket(zmq.PAIR)
     a.bind("inproc://bad")
     b.connect("inproc://bad")
-    bad = m.BadMessages("test")
+    bad = BadMessages("test")
     a.send_multipart([b"frame.c", b"junk"])
     a.send_multipart([b"x"])
-    m.send(a, m.End("c", 3))
-    assert m.receive(b, bad) is None and m.receive(b, bad) is None
-    assert m.receive(b, bad) == m.End("c", 3)
+    send(a, m.End("c", 3))
+    assert receive(b, bad) is None and receive(b, bad) is None
+    assert receive(b, bad) == m.End("c", 3)
     assert bad.count == 2 and "dropped bad message" in caplog.text
     a.close(), b.close(), ctx.term()
 

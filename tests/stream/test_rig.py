@@ -16,7 +16,7 @@ def test_example_rig_loads(tmp_path, tiny_model):
     assert rig.mode == "live" and [s.name for s in rig.sources] == ["cam0", "cam1"]
     (inf,) = rig.inference
     assert inf.cameras == ["cam0", "cam1"] and inf.model == str(tmp_path / "model.pt2")
-    endpoints = [s.endpoint for s in rig.sources] + [inf.endpoint, rig.bus]
+    endpoints = [s.endpoint for s in rig.sources] + [inf.endpoint, rig.supervisor_endpoint]
     assert all(e.startswith("tcp://127.0.0.1:") for e in endpoints)  # loopback by default
     assert len(set(endpoints)) == len(endpoints)
     assert rig.recorders[0].folder == str(tmp_path / "recording")

@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 
-from stream.recorder import read_recording, recording_path
+from stream.recording import read_recording, recording_path
 from stream.supervisor import NodeDied, Supervisor, run_rig
 from tests.conftest import ROOT
 from tests.stream.conftest import write_random_video
@@ -122,7 +122,7 @@ def test_sigkill_of_inference_is_reported_and_recording_readable(tmp_path, slow_
 
     video = write_random_video(tmp_path / "v.mp4", 200, 5, (240, 320))
     rig = load_rig(_rig(tmp_path, slow_model, [video], "batch", batch_size=2, flush_s=0.2))
-    sup = Supervisor(rig.nodes(), rig.bus, print_stats=False)
+    sup = Supervisor(rig.nodes(), rig.supervisor_endpoint, print_stats=False)
     errors = []
 
     def run():

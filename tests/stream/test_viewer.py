@@ -9,7 +9,9 @@ import pytest
 import zmq
 
 from stream import messages as m
+from stream.bus import send
 from stream.rig import free_endpoint
+from train.data.tables import poses3d_path
 from train.synth.animal import BODYPARTS, SKELETON, SynthConfig, SyntheticAnimal
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -44,8 +46,8 @@ def test_viewer_draws_newest_frames_and_poses_from_zmq(qt_app):
         while len(state.poses) < 2 or len(state.frames) < 2:
             assert time.monotonic() < deadline, "viewer never received the messages"
             for frame, pose in msgs.values():  # PUB drops until the SUB has joined
-                m.send(pub, frame)
-                m.send(pub, pose)
+                send(pub, frame)
+                send(pub, pose)
             qt_app.processEvents()
             time.sleep(0.05)
         end = time.monotonic() + 0.5
@@ -89,8 +91,7 @@ def test_view_runs_a_live_3d_rig_with_fan_out(tmp_path, tiny_model, qt_app):
     shows it; every file is closed when the input ends."""
     from calib.calibration import save_calibration
     from calib.virtual_rig import make_rig
-    from stream.record3d import read_recording3d, recording3d_path, table3d_path
-    from stream.recorder import read_recording, recording_path
+    from stream.recording import read_recording, recording3d_path, recording_path
     from stream.view import view
 
     save_calibration(make_rig(2, seed=0)[0], tmp_path / "calibration.toml")
@@ -114,6 +115,6 @@ def test_view_runs_a_live_3d_rig_with_fan_out(tmp_path, tiny_model, qt_app):
     rows = {c: len(read_recording(recording_path(tmp_path / "rec", c))["index"])
             for c in ("cam0", "cam1")}
     assert all(n > 0 for n in rows.values()), rows
-    rec3d = read_recording3d(recording3d_path(tmp_path / "rec", "tri"))
+    rec3d = read_recording(recording3d_path(tmp_path / "rec", "tri"))
     assert 0 < len(rec3d["index"]) <= 45 and np.all(np.diff(rec3d["index"]) > 0)
-    assert table3d_path(tmp_path / "rec", "tri").exists()
+    assert poses3d_path("tri", tmp_path / "rec").exists()

@@ -223,6 +223,12 @@ def read_analysis(path: str | Path) -> tuple[Poses2D, str]:
 
 # ---------------------------------------------------------------- 3D output
 
+def poses3d_path(stem: str, folder: str | Path) -> Path:
+    """The name of a 3D table: ``<folder>/<stem>_3d.h5`` (stem: the first camera's
+    analysis table, or a live triangulation stream)."""
+    return Path(folder) / f"{stem}_3d.h5"
+
+
 def write_poses3d(poses: Poses3D, scorer: str, path: str | Path, csv: bool = True) -> Path:
     """Write 3D poses: per bodypart coords x, y, z, score, error (px), ncams."""
     columns = pd.MultiIndex.from_product([[scorer], poses.bodyparts, COORDS_3D], names=LEVELS)

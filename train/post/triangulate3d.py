@@ -10,7 +10,7 @@ import numpy as np
 
 from calib.errors import ConfigError, DataError
 from train.data.keypoints import Poses2D, Poses3D
-from train.data.tables import read_analysis, write_poses3d
+from train.data.tables import poses3d_path, read_analysis, write_poses3d
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +93,7 @@ def triangulate_tables(calibration: str | Path, tables: list[str | Path],
     bodyparts = poses[0].bodyparts
     poses3d = Poses3D(bodyparts, result.xyz, result.score, result.error, result.n_cameras)
     first = Path(pairs[0][1])
-    output = Path(output) if output else first.with_name(first.stem + "_3d.h5")
+    output = Path(output) if output else poses3d_path(first.stem, first.parent)
     scorer = read[0][1]
     path = write_poses3d(poses3d, scorer, output, csv=csv)
     if plot:

@@ -1,0 +1,211 @@
+"""Recording files of the runtime: 2D poses per camera and 3D poses per triangulation
+stream, one reader for both, and their DeepLabCut tables.
+
+2D recording ``<folder>/<camera>.rec.h5``::
+
+    poses      (N, K, 3) float32   x, y, likelihood in frame pixels (raw likelihoods)
+    index      (N,)      int64     frame index in the video / camera
+    t_capture  (N,)      int64     ns, stamped by the source
+    t_infer    (N,)      int64     ns, network output ready
+    t_record   (N,)      int64     ns, received by the recorder
+    attrs: camera, scorer, bodyparts (JSON list), schema
+
+3D recording ``<folder>/<stream>.rec3d.h5``::
+
+    xyz        (N, K, 3) float32   calibration units, NaN where not triangulated
+    score      (N, K)    float32   mean likelihood of the views used
+    error      (N, K)    float32   mean reprojection error, px
+    ncams      (N, K)    int32     cameras used
+    index      (N,)      int64     frame index of the instant
+    seq        (N,)      int64     group sequence number
+    t_capture  (N,)      int64     ns, earliest capture stamp of the instant
+    t_record   (N,)      int64     ns, received by the recorder
+    attrs: stream, bodyparts (JSON list), schema
+
+Both are h5py files chunked along rows; rows are buffered in memory and appended and
+flushed together, in single-writer/multiple-reader mode, so another process can read a
+file while it is written and a crash of any node leaves it readable up to the last
+flush. On close the recorder turns each into its table (:func:`write_table`): the 2D
+analysis table of the camera's video, or the 3D table ``<stream>_3d.h5`` whose scorer
+is the stream name.
+"""
+
+from __future__ import annotations
+
+import abc
+import json
+from pathlib import Path
+from typing import ClassVar
+
+import h5py
+import numpy as np
+
+from stream import messages as m
+
+SCHEMA = 1
+CHUNK = 256
+
+
+def recording_path(folder: str | Path, camera: str) -> Path:
+    return Path(folder) / f"{camera}.rec.h5"
+
+
+def recording3d_path(folder: str | Path, stream: str) -> Path:
+    return Path(folder) / f"{stream}.rec3d.h5"
+
+
+class RecordingFile(abc.ABC):
+    """One stream's recording, open for writing. A subclass names its datasets
+    (``per_point``: ``(rows, K, ...)`` arrays, ``per_row``: int64 scalars) and its text
+    attributes, and turns buffered messages into columns."""
+
+    per_point: ClassVar[dict[str, tuple[tuple[int, ...], type]]] = {}
+    per_row: ClassVar[tuple[str, ...]] = ()
+    text_attrs: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, path: Path, stream: str, bodyparts: tuple[str, ...], attrs: dict):
+        self.path = path
+        self.stream = stream
+        self.bodyparts = bodyparts
+        self.rows = 0
+        self._buf: list[tuple[object, int]] = []
+        path.parent.mkdir(parents=True, exist_ok=True)
+        k = len(bodyparts)
+        self.h5 = h5py.File(path, "w", libver="latest")
+        self.h5.attrs.update(bodyparts=json.dumps(list(bodyparts)), schema=SCHEMA, **attrs)
+        for name, (tail, dtype) in self.per_point.items():
+            self.h5.create_dataset(name, (0, k, *tail), dtype, maxshape=(None, k, *tail),
+                                   chunks=(CHUNK, k, *tail))
+        for name in self.per_row:
+            self.h5.create_dataset(name, (0,), np.int64, maxshape=(None,), chunks=(CHUNK * 4,))
+        self.h5.swmr_mode = True  # from here on readers may open the file while we write
+
+    @classmethod
+    def datasets(cls) -> tuple[str, ...]:
+        return (*cls.per_point, *cls.per_row)
+
+    def add(self, msg, t_record: int) -> None:
+        if msg.bodyparts != self.bodyparts:
+            raise ValueError(f"{self.stream}: bodyparts changed mid-stream to {msg.bodyparts}")
+        self._buf.append((msg, t_record))
+
+    @property
+    def pending(self) -> int:
+        """Rows received but not yet written."""
+        return len(self._buf)
+
+    @abc.abstractmethod
+    def columns(self, msgs: list, t_record: np.ndarray) -> dict[str, np.ndarray]:
+        """The rows of `msgs` as one array per dataset."""
+
+    def flush(self) -> None:
+        """Append the buffered rows to every dataset and flush, so a reader (or a crash)
+        sees every row up to here."""
+        if not self._buf:
+            return
+        msgs = [msg for msg, _ in self._buf]
+        t_record = np.array([t for _, t in self._buf], np.int64)
+        for name, values in self.columns(msgs, t_record).items():
+            ds = self.h5[name]
+            ds.resize(self.rows + len(values), axis=0)
+            ds[self.rows:] = values
+        self.h5.flush()
+        self.rows += len(msgs)
+        self._buf.clear()
+
+    def close(self) -> None:
+        if self.h5.id.valid:
+            self.flush()
+            self.h5.close()
+
+
+class Recording2D(RecordingFile):
+    """One camera's 2D poses."""
+
+    per_point = {"poses": ((3,), np.float32)}
+    per_row = ("index", "t_capture", "t_infer", "t_record")
+    text_attrs = ("camera", "scorer")
+
+    def __init__(self, folder: str | Path, camera: str, scorer: str,
+                 bodyparts: tuple[str, ...]):
+        super().__init__(recording_path(folder, camera), camera, bodyparts,
+                         {"camera": camera, "scorer": scorer})
+
+    def columns(self, msgs: list[m.Poses2D], t_record: np.ndarray) -> dict[str, np.ndarray]:
+        return {
+            "poses": np.stack([p.poses for p in msgs]),
+            "index": np.array([p.index for p in msgs], np.int64),
+            "t_capture": np.array([p.t_capture for p in msgs], np.int64),
+            "t_infer": np.array([p.t_infer for p in msgs], np.int64),
+            "t_record": t_record,
+        }
+
+
+class Recording3D(RecordingFile):
+    """One triangulation stream's 3D poses."""
+
+    per_point = {"xyz": ((3,), np.float32), "score": ((), np.float32),
+                 "error": ((), np.float32), "ncams": ((), np.int32)}
+    per_row = ("index", "seq", "t_capture", "t_record")
+    text_attrs = ("stream",)
+
+    def __init__(self, folder: str | Path, stream: str, bodyparts: tuple[str, ...]):
+        super().__init__(recording3d_path(folder, stream), stream, bodyparts,
+                         {"stream": stream})
+
+    def columns(self, msgs: list[m.Poses3D], t_record: np.ndarray) -> dict[str, np.ndarray]:
+        return {
+            "xyz": np.stack([p.xyz for p in msgs]),
+            "score": np.stack([p.score for p in msgs]),
+            "error": np.stack([p.error for p in msgs]),
+            "ncams": np.stack([p.ncams for p in msgs]),
+            "index": np.array([p.index for p in msgs], np.int64),
+            "seq": np.array([p.seq for p in msgs], np.int64),
+            "t_capture": np.array([p.t_capture for p in msgs], np.int64),
+            "t_record": t_record,
+        }
+
+
+def read_recording(path: str | Path) -> dict:
+    """A 2D or 3D recording's datasets as numpy arrays, plus its text attributes and
+    ``bodyparts``; readable while it is being written, and after a crash up to the last
+    flush."""
+    with h5py.File(path, "r", libver="latest", swmr=True) as f:
+        kind = Recording3D if "xyz" in f else Recording2D
+        out = {name: f[name][()] for name in kind.datasets()}
+        out.update({name: str(f.attrs[name]) for name in kind.text_attrs})
+        out["bodyparts"] = tuple(json.loads(f.attrs["bodyparts"]))
+    n = min(len(out[name]) for name in kind.datasets())
+    for name in kind.datasets():  # a crash between two datasets' resizes
+        out[name] = out[name][:n]
+    return out
+
+
+def _by_frame(index: np.ndarray, values: np.ndarray, n: int, fill: float) -> np.ndarray:
+    """`n` rows, row ``index[i]`` holding ``values[i]`` and `fill` where nothing came."""
+    out = np.full((n, *values.shape[1:]), fill, values.dtype)
+    out[index] = values
+    return out
+
+
+def write_table(recording: str | Path, folder: str | Path, csv: bool = False,
+                video: str | Path | None = None, last_index: int = -1) -> Path:
+    """Write the DeepLabCut table of a recording: one row per frame index up to
+    `last_index` (or the last one recorded), NaN where a frame has no pose (skipped in
+    live mode, or never triangulated). A 2D recording becomes the analysis table of
+    `video` in `folder`; a 3D one ``<folder>/<stream>_3d.h5``, scorer = the stream name."""
+    from train.data.keypoints import Poses2D, Poses3D
+    from train.data.tables import analysis_path, poses3d_path, write_analysis, write_poses3d
+
+    rec = read_recording(recording)
+    index = rec["index"]
+    n = max(int(index.max()) + 1 if len(index) else 0, last_index + 1)
+    if "xyz" not in rec:
+        poses = Poses2D(rec["bodyparts"], _by_frame(index, rec["poses"], n, np.nan))
+        path = analysis_path(video, rec["scorer"], folder)
+        return write_analysis(poses, rec["scorer"], path, csv=csv)
+    poses3d = Poses3D(rec["bodyparts"], _by_frame(index, rec["xyz"], n, np.nan),
+                      _by_frame(index, rec["score"], n, np.nan),
+                      _by_frame(index, rec["error"], n, np.nan),
+                      _by_frame(index, rec["ncams"], n, 0))
+    return write_poses3d(poses3d, rec["stream"], poses3d_path(rec["stream"], folder), csv=csv)
