@@ -16,7 +16,7 @@ from tqdm import tqdm
 from calib.errors import DataError, VideoError
 from calib.fileio import check_writable
 from stream import messages as m
-from stream.recorder import read_recording, recording_path
+from stream.recording import read_recording, recording_path
 from stream.rig import InferenceSpec, RecorderSpec, SourceSpec, free_endpoint
 from stream.supervisor import Supervisor
 
