@@ -32,7 +32,7 @@ class Triangulation:
     which cameras were used ``(C, ...)``."""
 
     xyz: np.ndarray
-    error: np.ndarray
+    reprojection_error: np.ndarray
     score: np.ndarray
     used: np.ndarray
 

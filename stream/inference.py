@@ -4,7 +4,7 @@ It batches across cameras and time, up to ``batch_size`` frames and ``max_wait_m
 after the first frame of a batch (frames of different sizes go in separate batches).
 
 - batch mode: every frame is kept, in arrival order (which is each camera's order);
-  a camera's ``End`` is passed on after all of its poses.
+  a camera's end message is passed on after all of its poses.
 - live mode: poses are published (PUB), so recorders, sync nodes and viewers can all
   read them; the socket is drained on every turn and only the newest frame per camera
   is kept; every frame never processed is counted as skipped, exactly, from the
@@ -30,12 +30,12 @@ POLL_MS = 100
 STOP_GRACE_S = 3.0
 
 
-class Pending:
+class WaitingFrames:
     """Frames waiting for the network, and the exact count of skipped ones (live)."""
 
     def __init__(self, live: bool):
         self.live = live
-        self.frames: list[m.Frame] = []
+        self.frames: list[m.FrameMessage] = []
         self.first_t = 0.0
         self.last_seq: dict[str, int] = defaultdict(lambda: -1)  # last seq seen per camera
         self.skipped: dict[str, int] = defaultdict(int)
@@ -44,7 +44,7 @@ class Pending:
     def __len__(self) -> int:
         return len(self.frames)
 
-    def add(self, frame: m.Frame) -> None:
+    def add(self, frame: m.FrameMessage) -> None:
         gap = frame.seq - self.last_seq[frame.camera] - 1
         if gap > 0:
             self._skip(frame.camera, gap)
@@ -59,7 +59,7 @@ class Pending:
                     return
         self.frames.append(frame)
 
-    def end(self, end: m.End) -> None:
+    def end(self, end: m.EndMessage) -> None:
         """Count the frames of `end.camera` that never arrived."""
         tail = end.last_seq - self.last_seq[end.camera]
         if tail > 0:
@@ -69,7 +69,7 @@ class Pending:
         self.skipped[camera] += n
         self.unreported += n
 
-    def take(self, camera: str | None = None, limit: int = 0) -> list[m.Frame]:
+    def take(self, camera: str | None = None, limit: int = 0) -> list[m.FrameMessage]:
         """Remove and return up to `limit` frames (all of one camera if given)."""
         if camera is None:
             out, self.frames = (
@@ -85,7 +85,7 @@ class Pending:
 
 
 class Runner:
-    """Runs the model on batches and sends one Poses2D per frame."""
+    """Runs the model on batches and sends one Pose2DMessage per frame."""
 
     def __init__(self, spec: InferenceSpec, node, out: zmq.Socket):
         from train.model.artifact import PoseModel
@@ -102,8 +102,8 @@ class Runner:
             len(self.model.bodyparts),
         )
 
-    def run(self, frames: list[m.Frame]) -> None:
-        by_shape: dict[tuple, list[m.Frame]] = defaultdict(list)
+    def run(self, frames: list[m.FrameMessage]) -> None:
+        by_shape: dict[tuple, list[m.FrameMessage]] = defaultdict(list)
         for f in frames:
             by_shape[f.image.shape].append(f)
         for group in by_shape.values():
@@ -112,7 +112,7 @@ class Runner:
             for f, p in zip(group, poses, strict=True):
                 self.node.send(
                     self.out,
-                    m.Poses2D(
+                    m.Pose2DMessage(
                         f.camera,
                         f.seq,
                         f.index,
@@ -133,16 +133,16 @@ class Inbox:
 
     def __init__(self, sock: zmq.Socket, node):
         self.node = node
-        self.pending = Pending(live=True)
-        self.ends: list[m.End] = []
+        self.pending = WaitingFrames(live=True)
+        self.ends: list[m.EndMessage] = []
         self.cond = threading.Condition()
         self.listener = Listener(node.bus, sock, self._feed, POLL_MS)
 
     def _feed(self, msg: m.Message) -> None:
         with self.cond:
-            if isinstance(msg, m.Frame):
+            if isinstance(msg, m.FrameMessage):
                 self.pending.add(msg)
-            elif isinstance(msg, m.End):
+            elif isinstance(msg, m.EndMessage):
                 self.ends.append(msg)
             self.cond.notify()
 
@@ -177,11 +177,12 @@ def run(spec: InferenceSpec, node) -> None:
     ended = (run_live if spec.mode == "live" else run_batch)(spec, node, inp, runner)
     for camera in spec.cameras:
         if camera not in ended:  # stopped early: let the recorder close this camera too
-            node.send(out, m.End(camera, -1))
+            node.send(out, m.EndMessage(camera, -1))
 
 
-def _forward_end(spec: InferenceSpec, node, runner: Runner, end: m.End, skipped: int) -> None:
-    node.send(runner.out, m.End(end.camera, end.last_seq))
+def _forward_end(spec: InferenceSpec, node, runner: Runner, end: m.EndMessage,
+                 skipped: int) -> None:
+    node.send(runner.out, m.EndMessage(end.camera, end.last_seq))
     log.info("%s: %s ended, %d frames skipped", spec.name, end.camera, skipped)
 
 
@@ -208,7 +209,7 @@ def run_live(spec: InferenceSpec, node, inp: zmq.Socket, runner: Runner) -> set[
 
 
 def run_batch(spec: InferenceSpec, node, inp: zmq.Socket, runner: Runner) -> set[str]:
-    pending = Pending(live=False)
+    pending = WaitingFrames(live=False)
     ended: set[str] = set()
     wait_s = spec.max_wait_ms / 1000
     while len(ended) < len(spec.cameras):
@@ -219,9 +220,9 @@ def run_batch(spec: InferenceSpec, node, inp: zmq.Socket, runner: Runner) -> set
         if pending:
             timeout = max(0, int((pending.first_t + wait_s - time.monotonic()) * 1000))
         for msg in node.bus.drain(inp, timeout, limit=None):
-            if isinstance(msg, m.Frame):
+            if isinstance(msg, m.FrameMessage):
                 pending.add(msg)
-            elif isinstance(msg, m.End):
+            elif isinstance(msg, m.EndMessage):
                 runner.run(pending.take(msg.camera))
                 pending.end(msg)
                 ended.add(msg.camera)

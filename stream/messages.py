@@ -32,7 +32,7 @@ MAX_BUFFER_BYTES = 256 * 1024 * 1024
 MAX_DIM = 1 << 16
 MAX_NDIM = 4
 MAX_NAME = 128
-DTYPES = frozenset({"|u1", "<u2", "<i4", "<i8", "<f4", "<f8"})
+DTYPES = frozenset({"|u1", "<u2", "<i2", "<i4", "<i8", "<f4", "<f8"})
 
 
 class MessageError(ValueError):
@@ -107,32 +107,42 @@ def _array(arr: np.ndarray, shape: tuple[int, ...], dtype: str, what: str) -> np
 # ---------------------------------------------------------------- message kinds
 
 
+class _Message:
+    """What every kind shares: its header fields are its dataclass fields except the
+    arrays named in ``buffers``, which travel as the following parts, in that order; its
+    topic is ``<kind>.<the value of its topic_field>``."""
+
+    kind: ClassVar[str]
+    topic_field: ClassVar[str]
+    buffers: ClassVar[tuple[str, ...]] = ()
+
+    def fields(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+                if f.name not in self.buffers}
+
+    def arrays(self) -> list[np.ndarray]:
+        return [getattr(self, name) for name in self.buffers]
+
+    @property
+    def topic(self) -> str:
+        return f"{self.kind}.{getattr(self, self.topic_field)}"
+
+
 @dataclass
-class Frame:
+class FrameMessage(_Message):
     """One captured image of one camera: ``image`` is ``(H, W, 3)`` uint8 BGR."""
 
     kind: ClassVar[str] = "frame"
+    topic_field: ClassVar[str] = "camera"
+    buffers: ClassVar[tuple[str, ...]] = ("image",)
     camera: str
     seq: int  # per-camera sequence number, +1 per frame the source produced
     index: int  # frame index in the video / hardware counter
     t_capture: int  # ns
     image: np.ndarray
 
-    def fields(self) -> dict:
-        return {
-            "camera": self.camera,
-            "seq": self.seq,
-            "index": self.index,
-            "t_capture": self.t_capture,
-        }
-
-    def arrays(self) -> list[np.ndarray]:
-        return [self.image]
-
     @classmethod
-    def build(cls, h: dict, arrays: list[np.ndarray]) -> Frame:
-        if len(arrays) != 1:
-            raise MessageError(f"frame needs 1 buffer, got {len(arrays)}")
+    def build(cls, h: dict, arrays: list[np.ndarray]) -> FrameMessage:
         img = arrays[0]
         if img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
             raise MessageError(f"frame image must be (H, W, 3) uint8, got {img.shape} {img.dtype}")
@@ -140,16 +150,14 @@ class Frame:
             _str(h, "camera"), _int(h, "seq", 0), _int(h, "index", 0), _int(h, "t_capture", 0), img
         )
 
-    @property
-    def topic(self) -> str:
-        return f"frame.{self.camera}"
-
 
 @dataclass
-class Poses2D:
+class Pose2DMessage(_Message):
     """The 2D pose of one frame: ``poses`` ``(K, 3)`` float32 x, y, likelihood in frame pixels."""
 
     kind: ClassVar[str] = "pose2d"
+    topic_field: ClassVar[str] = "camera"
+    buffers: ClassVar[tuple[str, ...]] = ("poses",)
     camera: str
     seq: int
     index: int
@@ -159,26 +167,9 @@ class Poses2D:
     bodyparts: tuple[str, ...]
     poses: np.ndarray
 
-    def fields(self) -> dict:
-        return {
-            "camera": self.camera,
-            "seq": self.seq,
-            "index": self.index,
-            "t_capture": self.t_capture,
-            "t_infer": self.t_infer,
-            "scorer": self.scorer,
-            "bodyparts": list(self.bodyparts),
-        }
-
-    def arrays(self) -> list[np.ndarray]:
-        return [self.poses]
-
     @classmethod
-    def build(cls, h: dict, arrays: list[np.ndarray]) -> Poses2D:
+    def build(cls, h: dict, arrays: list[np.ndarray]) -> Pose2DMessage:
         bodyparts = _names(h, "bodyparts")
-        if len(arrays) != 1:
-            raise MessageError(f"pose2d needs 1 buffer, got {len(arrays)}")
-        poses = _array(arrays[0], (len(bodyparts), 3), "<f4", "pose2d poses")
         return cls(
             _str(h, "camera"),
             _int(h, "seq", 0),
@@ -187,16 +178,12 @@ class Poses2D:
             _int(h, "t_infer", 0),
             _str(h, "scorer", 1024),
             bodyparts,
-            poses,
+            _array(arrays[0], (len(bodyparts), 3), "<f4", "pose2d poses"),
         )
-
-    @property
-    def topic(self) -> str:
-        return f"pose2d.{self.camera}"
 
 
 @dataclass
-class Group2D:
+class Group2DMessage(_Message):
     """The 2D poses of one instant from several cameras, grouped by a sync node.
 
     ``poses`` ``(C, K, 3)`` float32 in the order of ``cameras``, NaN rows for cameras
@@ -206,6 +193,8 @@ class Group2D:
     """
 
     kind: ClassVar[str] = "group2d"
+    topic_field: ClassVar[str] = "group"
+    buffers: ClassVar[tuple[str, ...]] = ("poses", "indices", "stamps")
     group: str
     seq: int
     index: int
@@ -222,30 +211,13 @@ class Group2D:
     def partial(self) -> bool:
         return len(self.present) < len(self.cameras)
 
-    def fields(self) -> dict:
-        return {
-            "group": self.group,
-            "seq": self.seq,
-            "index": self.index,
-            "t_capture": self.t_capture,
-            "scorer": self.scorer,
-            "cameras": list(self.cameras),
-            "present": list(self.present),
-            "bodyparts": list(self.bodyparts),
-        }
-
-    def arrays(self) -> list[np.ndarray]:
-        return [self.poses, self.indices, self.stamps]
-
     @classmethod
-    def build(cls, h: dict, arrays: list[np.ndarray]) -> Group2D:
+    def build(cls, h: dict, arrays: list[np.ndarray]) -> Group2DMessage:
         cameras = _names(h, "cameras")
         present = _names(h, "present")
         bodyparts = _names(h, "bodyparts")
         if not set(present) <= set(cameras):
             raise MessageError(f"group2d: present {present} not all in cameras {cameras}")
-        if len(arrays) != 3:
-            raise MessageError(f"group2d needs 3 buffers, got {len(arrays)}")
         c, k = len(cameras), len(bodyparts)
         return cls(
             _str(h, "group"),
@@ -261,17 +233,16 @@ class Group2D:
             _array(arrays[2], (c,), "<i8", "group2d stamps"),
         )
 
-    @property
-    def topic(self) -> str:
-        return f"group2d.{self.group}"
-
 
 @dataclass
-class Poses3D:
+class Pose3DMessage(_Message):
     """A 3D pose of one instant: ``xyz`` ``(K, 3)`` float32 and per point ``score``,
-    ``error`` (reprojection, px) float32 ``(K,)`` and ``ncams`` int32 ``(K,)``."""
+    ``reprojection_error`` (px) float32 ``(K,)`` and ``n_cameras`` int16 ``(K,)``, as in
+    :class:`train.data.keypoints.Poses3D`."""
 
     kind: ClassVar[str] = "pose3d"
+    topic_field: ClassVar[str] = "group"
+    buffers: ClassVar[tuple[str, ...]] = ("xyz", "score", "reprojection_error", "n_cameras")
     group: str
     seq: int
     index: int
@@ -279,27 +250,13 @@ class Poses3D:
     bodyparts: tuple[str, ...]
     xyz: np.ndarray
     score: np.ndarray
-    error: np.ndarray
-    ncams: np.ndarray
-
-    def fields(self) -> dict:
-        return {
-            "group": self.group,
-            "seq": self.seq,
-            "index": self.index,
-            "t_capture": self.t_capture,
-            "bodyparts": list(self.bodyparts),
-        }
-
-    def arrays(self) -> list[np.ndarray]:
-        return [self.xyz, self.score, self.error, self.ncams]
+    reprojection_error: np.ndarray
+    n_cameras: np.ndarray
 
     @classmethod
-    def build(cls, h: dict, arrays: list[np.ndarray]) -> Poses3D:
+    def build(cls, h: dict, arrays: list[np.ndarray]) -> Pose3DMessage:
         bodyparts = _names(h, "bodyparts")
         k = len(bodyparts)
-        if len(arrays) != 4:
-            raise MessageError(f"pose3d needs 4 buffers, got {len(arrays)}")
         return cls(
             _str(h, "group"),
             _int(h, "seq", 0),
@@ -308,59 +265,37 @@ class Poses3D:
             bodyparts,
             _array(arrays[0], (k, 3), "<f4", "pose3d xyz"),
             _array(arrays[1], (k,), "<f4", "pose3d score"),
-            _array(arrays[2], (k,), "<f4", "pose3d error"),
-            _array(arrays[3], (k,), "<i4", "pose3d ncams"),
+            _array(arrays[2], (k,), "<f4", "pose3d reprojection_error"),
+            _array(arrays[3], (k,), "<i2", "pose3d n_cameras"),
         )
-
-    @property
-    def topic(self) -> str:
-        return f"pose3d.{self.group}"
-
-
-class _HeaderOnly:
-    """A message whose dataclass fields are its whole header: no array buffers."""
-
-    def fields(self) -> dict:
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-
-    def arrays(self) -> list[np.ndarray]:
-        return []
-
-
-def _no_buffers(kind: str, arrays: list[np.ndarray]) -> None:
-    if arrays:
-        raise MessageError(f"{kind} carries no buffers, got {len(arrays)}")
 
 
 @dataclass
-class End(_HeaderOnly):
+class EndMessage(_Message):
     """End of one camera's stream: ``last_seq`` is the last sequence number its source
     produced (-1: none), so a receiver can count every frame it never saw."""
 
     kind: ClassVar[str] = "end"
+    topic_field: ClassVar[str] = "camera"
     camera: str
     last_seq: int
     frames: int = 0  # rows written, when a recorder announces a finished file
     path: str = ""  # the file it wrote, if any
 
     @classmethod
-    def build(cls, h: dict, arrays: list[np.ndarray]) -> End:
-        _no_buffers(cls.kind, arrays)
+    def build(cls, h: dict, arrays: list[np.ndarray]) -> EndMessage:
         return cls(
             _str(h, "camera"), _int(h, "last_seq", -1), _int(h, "frames", 0), _str(h, "path", 4096)
         )
 
-    @property
-    def topic(self) -> str:
-        return f"end.{self.camera}"
-
 
 @dataclass
-class Stats(_HeaderOnly):
+class StatsMessage(_Message):
     """One node's last second: frames/s, latency (capture stamp to now) p50/p99 in ms,
     frames dropped or skipped, items waiting inside the node, and per-camera totals."""
 
     kind: ClassVar[str] = "stats"
+    topic_field: ClassVar[str] = "node"
     node: str
     t: int
     fps: float
@@ -371,8 +306,7 @@ class Stats(_HeaderOnly):
     totals: dict[str, int] = field(default_factory=dict)
 
     @classmethod
-    def build(cls, h: dict, arrays: list[np.ndarray]) -> Stats:
-        _no_buffers(cls.kind, arrays)
+    def build(cls, h: dict, arrays: list[np.ndarray]) -> StatsMessage:
         return cls(
             _str(h, "node"),
             _int(h, "t"),
@@ -384,33 +318,27 @@ class Stats(_HeaderOnly):
             _counts(h, "totals"),
         )
 
-    @property
-    def topic(self) -> str:
-        return f"stats.{self.node}"
-
 
 @dataclass
-class Log(_HeaderOnly):
+class LogMessage(_Message):
     """A log record of a node, so that one console shows every process."""
 
     kind: ClassVar[str] = "log"
+    topic_field: ClassVar[str] = "node"
     node: str
     level: int
     text: str
 
     @classmethod
-    def build(cls, h: dict, arrays: list[np.ndarray]) -> Log:
-        _no_buffers(cls.kind, arrays)
+    def build(cls, h: dict, arrays: list[np.ndarray]) -> LogMessage:
         return cls(_str(h, "node"), _int(h, "level", 0, 100), _str(h, "text", 16384))
 
-    @property
-    def topic(self) -> str:
-        return f"log.{self.node}"
 
-
-Message = Frame | Poses2D | Group2D | Poses3D | End | Stats | Log
+Message = (FrameMessage | Pose2DMessage | Group2DMessage | Pose3DMessage | EndMessage
+           | StatsMessage | LogMessage)
 KINDS: dict[str, type] = {
-    c.kind: c for c in (Frame, Poses2D, Group2D, Poses3D, End, Stats, Log)
+    c.kind: c for c in (FrameMessage, Pose2DMessage, Group2DMessage, Pose3DMessage, EndMessage,
+                        StatsMessage, LogMessage)
 }
 
 
@@ -464,6 +392,8 @@ def decode(parts: list) -> Message:
     if cls is None:
         raise MessageError(f"unknown kind {header.get('kind')!r:.40}")
     arrays = _arrays(header, parts[2:])
+    if len(arrays) != len(cls.buffers):
+        raise MessageError(f"{cls.kind} needs {len(cls.buffers)} buffer(s), got {len(arrays)}")
     msg = cls.build(header, arrays)
     topic = bytes(_buffer(parts[0]))
     if topic != msg.topic.encode():

@@ -5,7 +5,7 @@ per-second stats.
 A node runs as ``python -m stream.node ROLE SPEC_JSON SUPERVISOR_ENDPOINT INTERVAL`` (see
 :func:`command`); its role module
 (:mod:`stream.sources`, :mod:`stream.inference`, :mod:`stream.sync`,
-:mod:`stream.triangulation`, :mod:`stream.recorder`, :mod:`stream.viewer`) does the
+:mod:`stream.triangulation`, :mod:`stream.recorder`, :mod:`stream.viewer.node`) does the
 work in a ``run(spec, node)`` function and returns when its input has ended or a
 stop was requested.
 """
@@ -43,7 +43,7 @@ ROLES = {
     "recorder": ("stream.recorder", RecorderSpec),
     "sync": ("stream.sync", SyncSpec),
     "triangulate": ("stream.triangulation", TriangulateSpec),
-    "viewer": ("stream.viewer_node", ViewerSpec),
+    "viewer": ("stream.viewer.node", ViewerSpec),
 }
 
 
@@ -79,7 +79,7 @@ class StatsMeter:
         else:
             p50 = p99 = float("nan")
         self.node.publish(
-            m.Stats(
+            m.StatsMessage(
                 self.node.name,
                 m.now_ns(),
                 self._count / max(elapsed, 1e-9),
@@ -96,7 +96,7 @@ class StatsMeter:
 
 
 class _SupervisorLog(logging.Handler):
-    """Sends this process's log records to the supervisor as Log messages."""
+    """Sends this process's log records to the supervisor as log messages."""
 
     def __init__(self, node: Node):
         super().__init__(logging.INFO)
@@ -104,7 +104,8 @@ class _SupervisorLog(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            self.node.publish(m.Log(self.node.name, record.levelno, self.format(record)[:16000]))
+            text = self.format(record)[:16000]
+            self.node.publish(m.LogMessage(self.node.name, record.levelno, text))
         except Exception:  # logging must never take the node down
             self.handleError(record)
 
@@ -131,7 +132,7 @@ class Node:
 
     def send(self, sock: zmq.Socket, msg: m.Message) -> bool:
         """Send with backpressure (block while the consumer is full), waking up to notice
-        a stop request: then frames are given up at once and an End after a second.
+        a stop request: then frames are given up at once and an end message after a second.
         `sock` needs a SNDTIMEO. Returns whether it was sent."""
         give_up = None
         while True:
@@ -141,7 +142,7 @@ class Node:
             except zmq.Again:
                 self.stats.tick()
                 if self.stop.requested:
-                    if not isinstance(msg, m.End):
+                    if not isinstance(msg, m.EndMessage):
                         return False
                     give_up = give_up or time.monotonic() + 1.0
                     if time.monotonic() > give_up:
@@ -191,7 +192,7 @@ def run_node(role: str, spec, supervisor_endpoint: str, stats_interval: float = 
         importlib.import_module(ROLES[role][0]).run(spec, node)
     except Exception as exc:
         code = 1
-        node.publish(m.Log(node.name, logging.ERROR, f"{type(exc).__name__}: {exc}"))
+        node.publish(m.LogMessage(node.name, logging.ERROR, f"{type(exc).__name__}: {exc}"))
         log.debug("%s", traceback.format_exc())
     finally:
         root.removeHandler(handler)

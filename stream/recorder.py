@@ -27,15 +27,15 @@ class Recorder:
         self.done: set[str] = set()
         self._last_flush = time.monotonic()
 
-    def pose(self, msg: m.Poses2D | m.Poses3D) -> None:
+    def pose(self, msg: m.Pose2DMessage | m.Pose3DMessage) -> None:
         t = m.now_ns()
-        stream = msg.camera if isinstance(msg, m.Poses2D) else msg.group
+        stream = msg.camera if isinstance(msg, m.Pose2DMessage) else msg.group
         f = self.files.get(stream)
         if f is None:
             if stream not in self.spec.cameras or stream in self.done:
                 log.warning("%s: poses of unexpected stream %r dropped", self.spec.name, stream)
                 return
-            if isinstance(msg, m.Poses2D):
+            if isinstance(msg, m.Pose2DMessage):
                 f = Recording2D(self.spec.folder, stream, msg.scorer, msg.bodyparts)
             else:
                 f = Recording3D(self.spec.folder, stream, msg.bodyparts)
@@ -55,7 +55,7 @@ class Recorder:
         f = self.files.pop(camera, None)
         if f is None:
             log.warning("%s: %s ended without any pose", self.spec.name, camera)
-            self.node.publish(m.End(camera, last_seq, 0, ""))
+            self.node.publish(m.EndMessage(camera, last_seq, 0, ""))
             return
         f.close()
         table = ""
@@ -65,7 +65,7 @@ class Recorder:
             video, folder = self.spec.table_paths[camera]
             # sources number frames from 0 with seq == index, so the last seq is the last index
             table = str(write_table(f.path, folder, self.spec.csv, video, last_seq))
-        self.node.publish(m.End(camera, last_seq, f.rows, table))
+        self.node.publish(m.EndMessage(camera, last_seq, f.rows, table))
 
     def close(self) -> None:
         for camera in list(self.files):
@@ -82,9 +82,9 @@ def run(spec: RecorderSpec, node) -> None:
                 log.warning("%s: stopped before every camera ended", spec.name)
                 break
             for msg in node.bus.drain(inp, POLL_MS):
-                if isinstance(msg, (m.Poses2D, m.Poses3D)):
+                if isinstance(msg, (m.Pose2DMessage, m.Pose3DMessage)):
                     rec.pose(msg)
-                elif isinstance(msg, m.End):
+                elif isinstance(msg, m.EndMessage):
                     rec.end(msg.camera, msg.last_seq)
             rec.maybe_flush()
             node.stats.queue = sum(f.pending for f in rec.files.values())

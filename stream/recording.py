@@ -12,15 +12,16 @@ stream, one reader for both, and their DeepLabCut tables.
 
 3D recording ``<folder>/<stream>.rec3d.h5``::
 
-    xyz        (N, K, 3) float32   calibration units, NaN where not triangulated
-    score      (N, K)    float32   mean likelihood of the views used
-    error      (N, K)    float32   mean reprojection error, px
-    ncams      (N, K)    int32     cameras used
-    index      (N,)      int64     frame index of the instant
-    seq        (N,)      int64     group sequence number
-    t_capture  (N,)      int64     ns, earliest capture stamp of the instant
-    t_record   (N,)      int64     ns, received by the recorder
-    attrs: stream, bodyparts (JSON list), schema
+    xyz                 (N, K, 3) float32   calibration units, NaN where not triangulated
+    score               (N, K)    float32   mean likelihood of the views used
+    reprojection_error  (N, K)    float32   mean reprojection error, px
+    n_cameras           (N, K)    int16     cameras used
+    index               (N,)      int64     frame index of the instant
+    seq                 (N,)      int64     group sequence number
+    t_capture           (N,)      int64     ns, earliest capture stamp of the instant
+    t_record            (N,)      int64     ns, received by the recorder
+    attrs: stream, bodyparts (JSON list), schema (2; schema 1 named the quality
+    datasets error and ncams)
 
 Both are h5py files chunked along rows; rows are buffered in memory and appended and
 flushed together, in single-writer/multiple-reader mode, so another process can read a
@@ -42,7 +43,6 @@ import numpy as np
 
 from stream import messages as m
 
-SCHEMA = 1
 CHUNK = 256
 
 
@@ -62,6 +62,7 @@ class RecordingFile(abc.ABC):
     per_point: ClassVar[dict[str, tuple[tuple[int, ...], type]]] = {}
     per_row: ClassVar[tuple[str, ...]] = ()
     text_attrs: ClassVar[tuple[str, ...]] = ()
+    schema: ClassVar[int]
 
     def __init__(self, path: Path, stream: str, bodyparts: tuple[str, ...], attrs: dict):
         self.path = path
@@ -72,7 +73,7 @@ class RecordingFile(abc.ABC):
         path.parent.mkdir(parents=True, exist_ok=True)
         k = len(bodyparts)
         self.h5 = h5py.File(path, "w", libver="latest")
-        self.h5.attrs.update(bodyparts=json.dumps(list(bodyparts)), schema=SCHEMA, **attrs)
+        self.h5.attrs.update(bodyparts=json.dumps(list(bodyparts)), schema=self.schema, **attrs)
         for name, (tail, dtype) in self.per_point.items():
             self.h5.create_dataset(name, (0, k, *tail), dtype, maxshape=(None, k, *tail),
                                    chunks=(CHUNK, k, *tail))
@@ -125,13 +126,14 @@ class Recording2D(RecordingFile):
     per_point = {"poses": ((3,), np.float32)}
     per_row = ("index", "t_capture", "t_infer", "t_record")
     text_attrs = ("camera", "scorer")
+    schema = 1
 
     def __init__(self, folder: str | Path, camera: str, scorer: str,
                  bodyparts: tuple[str, ...]):
         super().__init__(recording_path(folder, camera), camera, bodyparts,
                          {"camera": camera, "scorer": scorer})
 
-    def columns(self, msgs: list[m.Poses2D], t_record: np.ndarray) -> dict[str, np.ndarray]:
+    def columns(self, msgs: list[m.Pose2DMessage], t_record: np.ndarray) -> dict[str, np.ndarray]:
         return {
             "poses": np.stack([p.poses for p in msgs]),
             "index": np.array([p.index for p in msgs], np.int64),
@@ -145,20 +147,21 @@ class Recording3D(RecordingFile):
     """One triangulation stream's 3D poses."""
 
     per_point = {"xyz": ((3,), np.float32), "score": ((), np.float32),
-                 "error": ((), np.float32), "ncams": ((), np.int32)}
+                 "reprojection_error": ((), np.float32), "n_cameras": ((), np.int16)}
     per_row = ("index", "seq", "t_capture", "t_record")
     text_attrs = ("stream",)
+    schema = 2
 
     def __init__(self, folder: str | Path, stream: str, bodyparts: tuple[str, ...]):
         super().__init__(recording3d_path(folder, stream), stream, bodyparts,
                          {"stream": stream})
 
-    def columns(self, msgs: list[m.Poses3D], t_record: np.ndarray) -> dict[str, np.ndarray]:
+    def columns(self, msgs: list[m.Pose3DMessage], t_record: np.ndarray) -> dict[str, np.ndarray]:
         return {
             "xyz": np.stack([p.xyz for p in msgs]),
             "score": np.stack([p.score for p in msgs]),
-            "error": np.stack([p.error for p in msgs]),
-            "ncams": np.stack([p.ncams for p in msgs]),
+            "reprojection_error": np.stack([p.reprojection_error for p in msgs]),
+            "n_cameras": np.stack([p.n_cameras for p in msgs]),
             "index": np.array([p.index for p in msgs], np.int64),
             "seq": np.array([p.seq for p in msgs], np.int64),
             "t_capture": np.array([p.t_capture for p in msgs], np.int64),
@@ -206,6 +209,6 @@ def write_table(recording: str | Path, folder: str | Path, csv: bool = False,
         return write_analysis(poses, rec["scorer"], path, csv=csv)
     poses3d = Poses3D(rec["bodyparts"], _by_frame(index, rec["xyz"], n, np.nan),
                       _by_frame(index, rec["score"], n, np.nan),
-                      _by_frame(index, rec["error"], n, np.nan),
-                      _by_frame(index, rec["ncams"], n, 0))
+                      _by_frame(index, rec["reprojection_error"], n, np.nan),
+                      _by_frame(index, rec["n_cameras"], n, 0))
     return write_poses3d(poses3d, rec["stream"], poses3d_path(rec["stream"], folder), csv=csv)

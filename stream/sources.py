@@ -115,7 +115,7 @@ class _Sender:
         if self.live and spec.preview_endpoint:
             self.preview = node.bus.preview_out(spec.preview_endpoint)
 
-    def frame(self, msg: m.Frame) -> None:
+    def frame(self, msg: m.FrameMessage) -> None:
         if self.preview is not None:
             send(self.preview, msg, zmq.NOBLOCK)
         if self.live:
@@ -128,7 +128,7 @@ class _Sender:
         if self.node.send(self.sock, msg):
             self.node.stats.frame(msg.camera, msg.t_capture)
 
-    def end(self, msg: m.End) -> None:
+    def end(self, msg: m.EndMessage) -> None:
         self.node.send(self.sock, msg)
 
 
@@ -141,7 +141,7 @@ def run(spec: SourceSpec, node) -> None:
         if node.stop.requested:
             # a stop ends the streams not yet played too, so every consumer finishes
             for other, _ in playing[k:]:
-                sender.end(m.End(other, -1))
+                sender.end(m.EndMessage(other, -1))
             break
         seq = -1
         next_t = time.monotonic()
@@ -159,8 +159,8 @@ def run(spec: SourceSpec, node) -> None:
                 if delay > 0:
                     time.sleep(delay)
                 next_t = max(next_t + period, time.monotonic() - period)
-            sender.frame(m.Frame(camera, seq, index, m.now_ns(), image))
+            sender.frame(m.FrameMessage(camera, seq, index, m.now_ns(), image))
             node.stats.queue = 0
             node.stats.tick()
-        sender.end(m.End(camera, seq))
+        sender.end(m.EndMessage(camera, seq))
         log.debug("%s: %s ended after %d frames", spec.name, camera, seq + 1)

@@ -42,8 +42,8 @@ def _why(code: int | None) -> str:
     return f"exited with code {code}"
 
 
-def format_stats(stats: dict[str, m.Stats]) -> str:
-    def one(s: m.Stats) -> str:
+def format_stats(stats: dict[str, m.StatsMessage]) -> str:
+    def one(s: m.StatsMessage) -> str:
         lat = "" if math.isnan(s.p50_ms) else f" lat p50 {s.p50_ms:.1f} p99 {s.p99_ms:.1f} ms"
         return f"{s.node}: {s.fps:.1f} fps{lat} drops {s.drops} queue {s.queue}"
 
@@ -66,7 +66,7 @@ class Supervisor:
         self.stats_interval = stats_interval
         self.on_message = on_message
         self.print_stats = print_stats
-        self.latest: dict[str, m.Stats] = {}
+        self.latest: dict[str, m.StatsMessage] = {}
         self.last_error: dict[str, str] = {}
         self.procs: dict[str, subprocess.Popen] = {}
         self._bus = Bus("supervisor")
@@ -105,9 +105,9 @@ class Supervisor:
 
     def _drain(self, timeout_ms: int) -> None:
         for msg in self._bus.drain(self._from_nodes, timeout_ms, limit=None):
-            if isinstance(msg, m.Stats):
+            if isinstance(msg, m.StatsMessage):
                 self.latest[msg.node] = msg
-            elif isinstance(msg, m.Log):
+            elif isinstance(msg, m.LogMessage):
                 logging.getLogger(f"stream.node.{msg.node}").log(msg.level, "%s", msg.text)
                 if msg.level >= logging.ERROR:
                     self.last_error[msg.node] = msg.text

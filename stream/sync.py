@@ -1,4 +1,4 @@
-"""The sync node: 2D poses of several cameras in, one :class:`~stream.messages.Group2D`
+"""The sync node: 2D poses of several cameras in, one :class:`~stream.messages.Group2DMessage`
 per instant out.
 
 Poses belong to one instant when they share the hardware frame index (``by = "index"``)
@@ -29,13 +29,13 @@ STOP_GRACE_S = 3.0
 
 
 @dataclass
-class Pending:
+class OpenInstant:
     """An instant being collected: its key (frame index, or the first capture stamp in ns)
     and the poses of the cameras seen so far."""
 
     key: int
     born: float  # time.monotonic() when its first pose came
-    members: dict[str, m.Poses2D] = field(default_factory=dict)
+    members: dict[str, m.Pose2DMessage] = field(default_factory=dict)
 
 
 class Grouper:
@@ -50,7 +50,7 @@ class Grouper:
         self.tolerance = int(tolerance_ms * 1e6)
         self.max_wait_s = max_wait_s  # None: no time limit (batch: lossless)
         self.max_pending = max_pending
-        self.pending: list[Pending] = []  # sorted by key
+        self.pending: list[OpenInstant] = []  # sorted by key
         self.newest: dict[str, int] = {}  # per camera, the newest key it reached
         self.ended: set[str] = set()
         self.last_out: int | None = None  # key of the newest group sent
@@ -61,10 +61,10 @@ class Grouper:
         self.scorer = ""
         self.bodyparts: tuple[str, ...] | None = None
 
-    def _key(self, pose: m.Poses2D) -> int:
+    def _key(self, pose: m.Pose2DMessage) -> int:
         return pose.index if self.by_index else pose.t_capture
 
-    def add(self, pose: m.Poses2D, now: float) -> list[m.Group2D]:
+    def add(self, pose: m.Pose2DMessage, now: float) -> list[m.Group2DMessage]:
         """Take one camera's pose; returns the groups that became ready."""
         if pose.camera not in self.cameras or pose.camera in self.ended:
             log.warning("%s: poses of unexpected camera %r dropped", self.name, pose.camera)
@@ -84,7 +84,7 @@ class Grouper:
         self._slot(key, pose.camera, now).members[pose.camera] = pose
         return self.ready(now)
 
-    def _slot(self, key: int, camera: str, now: float) -> Pending:
+    def _slot(self, key: int, camera: str, now: float) -> OpenInstant:
         """The pending instant `key` belongs to (a new one if none)."""
         best = None
         for p in self.pending:
@@ -94,12 +94,12 @@ class Grouper:
             ):
                 best = p
         if best is None:
-            best = Pending(key, now)
+            best = OpenInstant(key, now)
             self.pending.append(best)
             self.pending.sort(key=lambda p: p.key)
         return best
 
-    def end(self, camera: str, now: float) -> list[m.Group2D]:
+    def end(self, camera: str, now: float) -> list[m.Group2DMessage]:
         self.ended.add(camera)
         return self.ready(now)
 
@@ -107,7 +107,7 @@ class Grouper:
     def done(self) -> bool:
         return set(self.cameras) <= self.ended
 
-    def _can_go(self, p: Pending, now: float) -> bool:
+    def _can_go(self, p: OpenInstant, now: float) -> bool:
         missing = [c for c in self.cameras if c not in p.members]
         slack = 0 if self.by_index else self.tolerance
         passed = all(
@@ -116,14 +116,14 @@ class Grouper:
         timed_out = self.max_wait_s is not None and now - p.born >= self.max_wait_s
         return passed or timed_out or len(self.pending) > self.max_pending
 
-    def ready(self, now: float) -> list[m.Group2D]:
+    def ready(self, now: float) -> list[m.Group2DMessage]:
         """Every group, oldest first, that may leave now (time limits included)."""
         out = []
         while self.pending and (self._can_go(self.pending[0], now) or self.done):
             out.append(self._emit(self.pending.pop(0)))
         return out
 
-    def _emit(self, p: Pending) -> m.Group2D:
+    def _emit(self, p: OpenInstant) -> m.Group2DMessage:
         k = len(self.bodyparts or ())
         poses = np.full((len(self.cameras), k, 3), np.nan, np.float32)
         indices = np.full(len(self.cameras), -1, np.int64)
@@ -139,7 +139,7 @@ class Grouper:
         present = tuple(c for c in self.cameras if c in p.members)
         if len(present) < len(self.cameras):
             self.partial += 1
-        return m.Group2D(
+        return m.Group2DMessage(
             self.name,
             self.seq,
             p.key if self.by_index else min(x.index for x in members),
@@ -165,7 +165,7 @@ def run(spec: SyncSpec, node) -> None:
                       spec.max_wait_ms / 1000 if live else None, spec.max_pending)
     node.ready()
 
-    def send(groups: list[m.Group2D]) -> None:
+    def send(groups: list[m.Group2DMessage]) -> None:
         for g in groups:
             node.send(out, g)
             node.stats.frame(spec.name, g.t_capture)
@@ -177,9 +177,9 @@ def run(spec: SyncSpec, node) -> None:
             log.warning("%s: stopped before every camera ended", spec.name)
             break
         for msg in node.bus.drain(inp, POLL_MS):
-            if isinstance(msg, m.Poses2D):
+            if isinstance(msg, m.Pose2DMessage):
                 send(grouper.add(msg, time.monotonic()))
-            elif isinstance(msg, m.End) and msg.camera in spec.cameras:
+            elif isinstance(msg, m.EndMessage) and msg.camera in spec.cameras:
                 send(grouper.end(msg.camera, time.monotonic()))
         send(grouper.ready(time.monotonic()))
         node.stats.queue = len(grouper.pending)
@@ -190,4 +190,4 @@ def run(spec: SyncSpec, node) -> None:
     node.stats.totals.update(grouper.counts())
     log.info("%s: %d groups, %d partial, %d late poses dropped", spec.name, grouper.groups,
              grouper.partial, grouper.late)
-    node.send(out, m.End(spec.name, grouper.seq))
+    node.send(out, m.EndMessage(spec.name, grouper.seq))

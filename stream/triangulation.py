@@ -1,6 +1,6 @@
 """The triangulation node: synced 2D groups in, 3D poses out.
 
-Each :class:`~stream.messages.Group2D` is triangulated with calib's likelihood-weighted
+Each :class:`~stream.messages.Group2DMessage` is triangulated with calib's likelihood-weighted
 DLT (optionally its robust variant): views whose likelihood is under ``pcutoff`` and
 cameras absent from a partial group are left out; a point seen by fewer than two usable
 views is NaN. Every point carries its score (mean likelihood of the views used), mean
@@ -23,7 +23,7 @@ STOP_GRACE_S = 3.0
 
 
 class Lifter:
-    """Turns groups into :class:`~stream.messages.Poses3D` with a fixed calibration."""
+    """Turns groups into :class:`~stream.messages.Pose3DMessage` with a fixed calibration."""
 
     def __init__(self, spec: TriangulateSpec):
         from calib.calibration import load_calibration
@@ -35,7 +35,7 @@ class Lifter:
         cams = [calibration.camera(name) for name in spec.calib_cameras]
         self.triangulator = Triangulator(cams)
 
-    def __call__(self, group: m.Group2D) -> m.Poses3D | None:
+    def __call__(self, group: m.Group2DMessage) -> m.Pose3DMessage | None:
         """The 3D pose of `group`, None (logged) for a group of other cameras."""
         if group.cameras != self.cameras:
             log.warning("%s: group %s of cameras %s dropped, expected %s", self.spec.name,
@@ -48,7 +48,7 @@ class Lifter:
             robust=self.spec.robust,
             threshold=self.spec.threshold_px,
         )
-        return m.Poses3D(
+        return m.Pose3DMessage(
             self.spec.name,
             group.seq,
             group.index,
@@ -56,8 +56,8 @@ class Lifter:
             group.bodyparts,
             result.xyz.astype(np.float32),
             result.score.astype(np.float32),
-            result.error.astype(np.float32),
-            result.n_cameras.astype(np.int32),
+            result.reprojection_error.astype(np.float32),
+            result.n_cameras.astype(np.int16),
         )
 
 
@@ -73,16 +73,16 @@ def run(spec: TriangulateSpec, node) -> None:
             log.warning("%s: stopped before its input ended", spec.name)
             break
         for msg in node.bus.drain(inp, POLL_MS):
-            if isinstance(msg, m.Group2D):
+            if isinstance(msg, m.Group2DMessage):
                 pose = lifter(msg)
                 if pose is None:
                     continue
                 node.send(out, pose)
                 node.stats.frame(spec.name, msg.t_capture)
                 last_seq = pose.seq
-            elif isinstance(msg, m.End):
+            elif isinstance(msg, m.EndMessage):
                 ended = True
                 last_seq = msg.last_seq
                 break
         node.stats.tick()
-    node.send(out, m.End(spec.name, last_seq))
+    node.send(out, m.EndMessage(spec.name, last_seq))

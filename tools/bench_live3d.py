@@ -2,7 +2,7 @@
 triangulated instant, measured in one run on the virtual rig.
 
 1. Per instant: the triangulation node's work (calib's weighted DLT on one group of
-   C cameras x K bodyparts, turned into a Poses3D message), median of repeats.
+   C cameras x K bodyparts, turned into a Pose3DMessage), median of repeats.
 2. Over ZeroMQ: per-camera 2D poses published at `--fps` into real sync, triangulation
    and recorder processes (live mode); latency = recorder's receive stamp minus the
    poses' capture stamp, p50 / p99, plus partial groups (one camera drops 5% of frames).
@@ -57,7 +57,8 @@ def per_instant(tri: TriangulateSpec, cameras: list[str], poses: dict, repeats: 
     groups = []
     for i in range(len(next(iter(poses.values())))):
         for cam in cameras:
-            groups += grouper.add(m.Poses2D(cam, i, i, i, i, "s", BODYPARTS, poses[cam][i]), 0.0)
+            pose = m.Pose2DMessage(cam, i, i, i, i, "s", BODYPARTS, poses[cam][i])
+            groups += grouper.add(pose, 0.0)
     lifter = Lifter(tri)
     times = []
     for _ in range(repeats):
@@ -110,16 +111,16 @@ def main() -> None:
             if cam == cameras[-1] and rng.random() < 0.05:
                 dropped += 1
                 continue
-            send(pub, m.Poses2D(cam, i, i, stamp, stamp, "s", BODYPARTS, poses[cam][i]))
+            send(pub, m.Pose2DMessage(cam, i, i, stamp, stamp, "s", BODYPARTS, poses[cam][i]))
     for cam in cameras:
-        send(pub, m.End(cam, n - 1))
+        send(pub, m.EndMessage(cam, n - 1))
     runner.join()
     pub.close(linger=0)
     ctx.term()
     out = read_recording(recording3d_path(rec.folder, "tri"))
     lat = (out["t_record"] - out["t_capture"]) / 1e6
     p50, p99 = np.percentile(lat, [50, 99])
-    sync_stats = [s for s in seen if isinstance(s, m.Stats) and s.node == "sync"][-1]
+    sync_stats = [s for s in seen if isinstance(s, m.StatsMessage) and s.node == "sync"][-1]
     print(f"live {args.fps:.0f} fps, {args.cameras} cameras, {n} instants: {len(lat)} recorded, "
           f"latency capture -> recorded 3D p50 {p50:.1f} ms p99 {p99:.1f} ms; "
           f"{dropped} frames dropped, {sync_stats.totals.get('partial', 0)} partial groups")

@@ -32,7 +32,7 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from stream.analyze import analyze_videos  # noqa: E402
+from stream.batch import analyze_videos  # noqa: E402
 from stream.recording import read_recording, recording_path  # noqa: E402
 from stream.supervisor import run_rig  # noqa: E402
 from train.data.video import VideoReader, write_video  # noqa: E402

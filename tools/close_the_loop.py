@@ -93,7 +93,7 @@ def detector_table(pred: Poses2D, worst: np.ndarray) -> list[tuple[str, int, flo
 
 def _analyze(model: Path, video: Path, dest: Path) -> Path:
     """The video's analysis table, made by the batch runtime (``poseloop analyze``)."""
-    from stream.analyze import analyze_videos
+    from stream.batch import analyze_videos
 
     return analyze_videos(model, [video], destfolder=dest, progress=False)[0].table
 

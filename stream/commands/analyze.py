@@ -24,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     """Prints each table; exit status 3 when frames did not decode (their rows are NaN)."""
-    from stream.analyze import analyze_videos
+    from stream.batch import analyze_videos
     from train.data.video import frame_ranges
 
     results = analyze_videos(

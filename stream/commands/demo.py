@@ -12,6 +12,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> None:
-    from stream.demo import run_demo
+    from stream.end_to_end import run_demo
 
     run_demo(args.outdir, args.frames, args.labeled, args.minutes, args.seed)

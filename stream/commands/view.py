@@ -17,6 +17,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> None:
-    from stream.view import view
+    from stream.viewer import view
 
     view(args.targets, pcutoff=args.pcutoff, model=args.model)

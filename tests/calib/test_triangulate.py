@@ -33,7 +33,7 @@ def test_equal_noise_reaches_cramer_rao(rig_name, refine, request):
     assert (result.n_cameras == len(rig.cameras)).all()
     # mean over views of the reprojection error of 1-px noise: close to E|n| ~ 1.25 px,
     # less the fit's share
-    assert 0.8 < np.mean(result.error) < 1.3
+    assert 0.8 < np.mean(result.reprojection_error) < 1.3
 
 
 @pytest.mark.parametrize("rig_name", ["rig3", "rig4"])
@@ -95,11 +95,11 @@ def test_pcutoff_missing_views_and_shapes(rig3):
     assert (result.n_cameras[:, 0] == 2).all() and not result.used[0, :, 0].any()
     assert (result.n_cameras[:, 1] == 2).all() and not result.used[1, :, 1].any()
     assert np.isnan(result.xyz[:, 2]).all() and (result.n_cameras[:, 2] == 0).all()
-    assert np.isnan(result.error[:, 2]).all() and np.isnan(result.score[:, 2]).all()
+    assert np.isnan(result.reprojection_error[:, 2]).all() and np.isnan(result.score[:, 2]).all()
     assert (result.n_cameras[:, 3] == 2).all() and not result.used[0, :, 3].any()
     ok = np.array([0, 1, 3, 4])
     np.testing.assert_allclose(result.xyz[:, ok], points[:, ok], atol=1e-6)
-    assert np.nanmax(result.error) < 1e-5
+    assert np.nanmax(result.reprojection_error) < 1e-5
 
 
 def test_large_batches_match_small_ones(rig4):

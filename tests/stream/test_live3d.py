@@ -51,10 +51,10 @@ def test_sync_and_triangulate_processes_recover_the_3d_motion(tmp_path):
                 if i in DROPPED.get(cam, ()):
                     continue
                 stamp = t0 + i * 33_000_000
-                send(push, m.Poses2D(cam, i, i, stamp, stamp, "DLC_virtual", BODYPARTS,
+                send(push, m.Pose2DMessage(cam, i, i, stamp, stamp, "DLC_virtual", BODYPARTS,
                                        poses[cam][i]))
         for cam in cameras:
-            send(push, m.End(cam, N_FRAMES - 1))
+            send(push, m.EndMessage(cam, N_FRAMES - 1))
         runner.join(timeout=120)
     finally:
         push.close(linger=0)
@@ -70,10 +70,10 @@ def test_sync_and_triangulate_processes_recover_the_3d_motion(tmp_path):
     expected = np.full((N_FRAMES, len(BODYPARTS)), 3)
     expected[list(DROPPED["cam2"])] = 2  # partial groups: camera 2 absent
     expected[::7, 0] -= 1  # camera 1's wrong snout is under pcutoff: left out
-    np.testing.assert_array_equal(rec3d["ncams"], expected)
-    assert (rec3d["error"] < 4 * NOISE_PX).all()  # the wrong detections never got in
+    np.testing.assert_array_equal(rec3d["n_cameras"], expected)
+    assert (rec3d["reprojection_error"] < 4 * NOISE_PX).all()  # the wrong detections never got in
 
-    stats = [s for s in seen if isinstance(s, m.Stats) and s.node == "sync"]
+    stats = [s for s in seen if isinstance(s, m.StatsMessage) and s.node == "sync"]
     assert stats[-1].totals["partial"] == len(DROPPED["cam2"])
     assert stats[-1].totals["groups"] == N_FRAMES
 
@@ -83,9 +83,9 @@ def test_sync_and_triangulate_processes_recover_the_3d_motion(tmp_path):
     np.testing.assert_array_equal(table.n_cameras, expected)
 
 
-def _pose(cam: str, index: int, stamp_ms: float) -> m.Poses2D:
+def _pose(cam: str, index: int, stamp_ms: float) -> m.Pose2DMessage:
     p = np.full((len(BODYPARTS), 3), index, np.float32)
-    return m.Poses2D(cam, index, index, int(stamp_ms * 1e6), 0, "s", BODYPARTS, p)
+    return m.Pose2DMessage(cam, index, index, int(stamp_ms * 1e6), 0, "s", BODYPARTS, p)
 
 
 def test_grouper_by_timestamp_with_jitter_and_a_dropped_frame():

@@ -19,9 +19,9 @@ def test_every_kind_round_trips_exactly():
     img = np.arange(6 * 8 * 3, dtype=np.uint8).reshape(6, 8, 3)
     poses = np.array([[1.5, 2.25, 0.9], [np.nan, np.nan, 0.1]], np.float32)
     msgs = [
-        m.Frame("cam0", 7, 12, 123456789, img),
-        m.Poses2D("cam0", 7, 12, 1, 2, "DLC_x", ("a", "b"), poses),
-        m.Poses3D(
+        m.FrameMessage("cam0", 7, 12, 123456789, img),
+        m.Pose2DMessage("cam0", 7, 12, 1, 2, "DLC_x", ("a", "b"), poses),
+        m.Pose3DMessage(
             "rig",
             3,
             4,
@@ -30,11 +30,11 @@ def test_every_kind_round_trips_exactly():
             np.ones((2, 3), np.float32),
             np.full(2, 0.5, np.float32),
             np.zeros(2, np.float32),
-            np.full(2, 2, np.int32),
+            np.full(2, 2, np.int16),
         ),
-        m.End("cam0", 41, 42, "/tmp/x.h5"),
-        m.Stats("infer", 9, 29.5, 3.0, 8.5, 2, 1, {"cam0": 100}),
-        m.Log("rec", 40, "disk full"),
+        m.EndMessage("cam0", 41, 42, "/tmp/x.h5"),
+        m.StatsMessage("infer", 9, 29.5, 3.0, 8.5, 2, 1, {"cam0": 100}),
+        m.LogMessage("rec", 40, "disk full"),
     ]
     for msg in msgs:
         back = _roundtrip(msg)
@@ -54,7 +54,7 @@ def test_frames_travel_without_copies_over_zmq():
     a.bind("inproc://t")
     b.connect("inproc://t")
     img = np.random.default_rng(0).integers(0, 255, (480, 640, 3), dtype=np.uint8)
-    send(a, m.Frame("cam1", 0, 0, 1, img))
+    send(a, m.FrameMessage("cam1", 0, 0, 1, img))
     got = receive(b, BadMessages("test"))
     np.testing.assert_array_equal(got.image, img)
     assert not got.image.flags.owndata  # a view on the received zmq buffer
@@ -106,9 +106,9 @@ def test_receive_counts_and_drops_bad_messages(caplog):
     bad = BadMessages("test")
     a.send_multipart([b"frame.c", b"junk"])
     a.send_multipart([b"x"])
-    send(a, m.End("c", 3))
+    send(a, m.EndMessage("c", 3))
     assert receive(b, bad) is None and receive(b, bad) is None
-    assert receive(b, bad) == m.End("c", 3)
+    assert receive(b, bad) == m.EndMessage("c", 3)
     assert bad.count == 2 and "dropped bad message" in caplog.text
     a.close(), b.close(), ctx.term()
 

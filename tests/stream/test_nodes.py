@@ -3,7 +3,7 @@
 import numpy as np
 
 from stream import messages as m
-from stream.inference import Pending
+from stream.inference import WaitingFrames
 from stream.sources import camera_frames, image_frames
 from stream.supervisor import _why, format_stats
 from tests.stream.conftest import write_random_video
@@ -11,19 +11,19 @@ from train.data.video import VideoReader
 
 
 def _frame(cam, seq):
-    return m.Frame(cam, seq, seq, 0, np.zeros((2, 2, 3), np.uint8))
+    return m.FrameMessage(cam, seq, seq, 0, np.zeros((2, 2, 3), np.uint8))
 
 
 def test_live_pending_keeps_newest_and_counts_every_skip():
-    p = Pending(live=True)
+    p = WaitingFrames(live=True)
     for seq in (0, 1, 4):  # 1 replaces 0; 2 and 3 never arrived; 4 replaces 1
         p.add(_frame("a", seq))
     p.add(_frame("b", 2))  # b's 0 and 1 never arrived
     assert [(f.camera, f.seq) for f in p.take(limit=8)] == [("a", 4), ("b", 2)]
     p.add(_frame("a", 5))
     assert [f.seq for f in p.take(limit=8)] == [5]
-    p.end(m.End("a", 9))  # 6..9 sent but never seen
-    p.end(m.End("b", 2))
+    p.end(m.EndMessage("a", 9))  # 6..9 sent but never seen
+    p.end(m.EndMessage("b", 2))
     assert dict(p.skipped) == {"a": 2 + 2 + 4, "b": 2}
     assert p.unreported == 10
     # processed + skipped == frames produced, per camera
@@ -31,7 +31,7 @@ def test_live_pending_keeps_newest_and_counts_every_skip():
 
 
 def test_batch_pending_keeps_everything_in_order():
-    p = Pending(live=False)
+    p = WaitingFrames(live=False)
     for seq in range(5):
         p.add(_frame("a", seq))
     assert [f.seq for f in p.take(limit=3)] == [0, 1, 2]
@@ -64,6 +64,6 @@ def test_image_folder_errors_name_the_file(tmp_path):
 
 
 def test_stats_line_and_death_reasons():
-    s = m.Stats("pose", 0, 29.94, 12.3, 40.0, 3, 1, {"cam0": 10})
+    s = m.StatsMessage("pose", 0, 29.94, 12.3, 40.0, 3, 1, {"cam0": 10})
     assert format_stats({"pose": s}) == "pose: 29.9 fps lat p50 12.3 p99 40.0 ms drops 3 queue 1"
     assert _why(-9) == "killed by signal SIGKILL" and _why(1) == "exited with code 1"

@@ -23,12 +23,13 @@ def _messages(camera: str, seed: int, seq: int):
     lik = np.linspace(0.15, 1.0, len(BODYPARTS), dtype=np.float32)
     poses = np.concatenate([animal.keypoints(seq), lik[:, None]], 1).astype(np.float32)
     t = m.now_ns()
-    frame = m.Frame(camera, seq, seq, t, animal.render(seq))
-    return frame, m.Poses2D(camera, seq, seq, t, t, "DLC_synth", BODYPARTS, poses)
+    frame = m.FrameMessage(camera, seq, seq, t, animal.render(seq))
+    return frame, m.Pose2DMessage(camera, seq, seq, t, t, "DLC_synth", BODYPARTS, poses)
 
 
 def test_viewer_draws_newest_frames_and_poses_from_zmq(qt_app):
-    from stream.viewer import LiveView, Receiver, ViewState
+    from stream.viewer.feed import Receiver, ViewState
+    from stream.viewer.window import LiveView
 
     endpoint = free_endpoint()
     ctx = zmq.Context()
@@ -80,7 +81,7 @@ def test_viewer_draws_newest_frames_and_poses_from_zmq(qt_app):
 
 @pytest.fixture
 def qt_app():
-    from stream.viewer import app
+    from stream.viewer.window import app
 
     return app()
 
@@ -92,7 +93,7 @@ def test_view_runs_a_live_3d_rig_with_fan_out(tmp_path, tiny_model, qt_app):
     from calib.calibration import save_calibration
     from calib.virtual_rig import make_rig
     from stream.recording import read_recording, recording3d_path, recording_path
-    from stream.view import view
+    from stream.viewer import view
 
     save_calibration(make_rig(2, seed=0)[0], tmp_path / "calibration.toml")
     cams = "".join(

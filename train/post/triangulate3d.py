@@ -91,7 +91,8 @@ def triangulate_tables(calibration: str | Path, tables: list[str | Path],
     result = Triangulator(cams).triangulate(pixels, lik, pcutoff=pcutoff, robust=robust,
                                             threshold=threshold, refine=refine)
     bodyparts = poses[0].bodyparts
-    poses3d = Poses3D(bodyparts, result.xyz, result.score, result.error, result.n_cameras)
+    poses3d = Poses3D(bodyparts, result.xyz, result.score, result.reprojection_error,
+                      result.n_cameras)
     first = Path(pairs[0][1])
     output = Path(output) if output else poses3d_path(first.stem, first.parent)
     scorer = read[0][1]
@@ -101,5 +102,5 @@ def triangulate_tables(calibration: str | Path, tables: list[str | Path],
     found = result.n_cameras >= 2
     log.info("3D points: %d of %d (%.1f%%); median reprojection error %.2f px",
              int(found.sum()), found.size, 100 * found.mean(),
-             float(np.nanmedian(result.error)) if found.any() else float("nan"))
+             float(np.nanmedian(result.reprojection_error)) if found.any() else float("nan"))
     return path, poses3d

@@ -21,7 +21,7 @@ def test_outliers_are_real_errors_and_retraining_helps(tmp_path):
     # training and batch analysis are other parts of poseloop; until they are in this
     # checkout there is no loop to close
     pytest.importorskip("train.model.trainer")
-    pytest.importorskip("stream.analyze")
+    pytest.importorskip("stream.batch")
     r = _loop_module().close_the_loop(tmp_path, frames=300, labeled=6, numframes2pick=20,
                                       epochs=60, max_minutes=60.0)
     print(r)

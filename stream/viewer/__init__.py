@@ -1,4 +1,8 @@
-"""``poseloop view``: the live viewer on a rig it runs, or on endpoints of a running graph.
+"""The live viewer: frames and 2D poses of every camera in a window.
+
+The sub-modules: :mod:`~stream.viewer.feed` (the newest frames and poses, received from
+the bus), :mod:`~stream.viewer.window` (the Qt window), :mod:`~stream.viewer.node` (the
+``[[viewer]]`` node of a rig). Here, :func:`view` (``poseloop view``):
 
 - ``view(["rig.toml"])`` loads the rig (live mode), turns on the sources' frame
   previews, runs the graph in the background (as ``poseloop run`` does) and shows it;
@@ -9,25 +13,19 @@
 
 from __future__ import annotations
 
-import logging
 import signal
 import threading
-import time
 from pathlib import Path
 
 from calib.errors import ConfigError
-
-log = logging.getLogger(__name__)
-
-TICK_S = 0.01
 
 
 def view(targets: list[str], pcutoff: float = 0.1, model: str | None = None,
          close_when_done: bool = False) -> int:
     """Show `targets` (one rig file, or endpoints) until the window is closed (or, with
     `close_when_done`, until the rig's input has ended). Returns how many refreshes drew."""
-    from stream.viewer import LiveView, Receiver, ViewState, app
-    from stream.viewer_node import skeleton_of
+    from stream.viewer.feed import skeleton_of
+    from stream.viewer.window import open_viewer, run_viewer
 
     if not targets:
         raise ConfigError("view: give a rig file or at least one tcp:// endpoint")
@@ -40,27 +38,16 @@ def view(targets: list[str], pcutoff: float = 0.1, model: str | None = None,
         endpoints, skeleton, runner = _start_rig(targets[0], pcutoff)
     else:
         endpoints, skeleton = targets, skeleton_of([model]) if model else []
-    qt = app()
-    state = ViewState()
-    receiver = Receiver(endpoints, state)
-    receiver.start()
-    window = LiveView(state, skeleton, pcutoff, title=f"poseloop view {' '.join(targets)}")
-    window.resize(1000, 420)
-    window.show()
+    window, receiver = open_viewer(endpoints, skeleton, pcutoff,
+                                   f"poseloop view {' '.join(targets)}")
     previous = signal.signal(signal.SIGINT, lambda *_: window.close())
     try:
-        while window.isVisible():
-            qt.processEvents()
-            time.sleep(TICK_S)
-            if runner is not None and not runner.is_alive() and close_when_done:
-                break
+        return run_viewer(window, receiver, lambda: close_when_done and runner is not None
+                          and not runner.is_alive())
     finally:
         signal.signal(signal.SIGINT, previous)
-        window.close()
-        receiver.close()
         if runner is not None:
             runner.finish()
-    return window.drawn
 
 
 class _RigRunner(threading.Thread):
@@ -90,7 +77,7 @@ class _RigRunner(threading.Thread):
 def _start_rig(path: str, pcutoff: float):
     from stream.rig import add_viewer, load_rig
     from stream.supervisor import Supervisor
-    from stream.viewer_node import skeleton_of
+    from stream.viewer.feed import skeleton_of
 
     rig = load_rig(path)
     spec = add_viewer(rig, pcutoff=pcutoff)

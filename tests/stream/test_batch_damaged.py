@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from calib.errors import DataError
-from stream.analyze import analyze_videos
+from stream.batch import analyze_videos
 from stream.cli import main as cli
 from tests.conftest import damage_middle, truncate_half, write_moving_video
 from train.data.tables import analysis_path, read_analysis

@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 
 from calib.errors import VideoError
-from stream.analyze import analyze_videos
+from stream.batch import analyze_videos
 from stream.cli import main as cli
 from tests.stream.conftest import write_random_video
 from train.data.tables import analysis_path, read_analysis

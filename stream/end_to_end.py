@@ -64,7 +64,7 @@ def run_demo(
     seed: int = 0,
     batch_size: int = 8,
 ) -> DemoResult:
-    from stream.analyze import analyze_videos
+    from stream.batch import analyze_videos
     from train.model.dataset import make_split
     from train.model.evaluate import evaluate_network
     from train.model.export import export_network

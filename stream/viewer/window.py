@@ -1,89 +1,32 @@
-"""The live viewer: the newest frame of every camera with its 2D pose drawn on it, points
-colored by bodypart, likelihood as transparency, and the skeleton.
+"""The viewer window: the newest frame of every camera with its 2D pose drawn on it,
+points colored by bodypart, likelihood as transparency, and the skeleton.
 
-Messages come in on a receiver thread (ZeroMQ SUB sockets, tiny receive queues) that only
-keeps the newest frames and poses; a Qt timer redraws from them at ``refresh_hz``. A
-slow window therefore loses frames, never holds up the pipeline (its publishers drop
-what it does not take). ``poseloop view RIG_OR_ENDPOINT`` opens it on a rig it runs,
-or on endpoints of a running one; a ``[[viewer]]`` node runs it as part of a rig.
+A Qt timer redraws from the :class:`~stream.viewer.feed.ViewState` at ``refresh_hz``;
+the feed's receiver thread only keeps the newest frames and poses, so a slow window
+loses frames and never holds up the pipeline (its publishers drop what it does not take).
 """
 
 from __future__ import annotations
 
-import logging
-import threading
-from collections import deque
+import time
+from collections.abc import Callable
 
 import numpy as np
 import pyqtgraph as pg
 from pyqtgraph.Qt import QtCore, QtWidgets
 
 from stream import messages as m
-from stream.bus import Bus, Listener
+from stream.bus import Bus
+from stream.viewer.feed import Receiver, ViewState
 
-log = logging.getLogger(__name__)
-
-FRAMES_KEPT = 16  # per camera, so that a pose finds the very frame it was computed on
-POLL_MS = 50
 COLUMNS = 3
-TOPICS = (b"frame.", b"pose2d.", b"end.")
+TICK_S = 0.01
 
 
 def bodypart_colors(n: int) -> np.ndarray:
     """``(n, 3)`` uint8 RGB, evenly spread hues."""
     hues = np.linspace(0, 1, n, endpoint=False)
     return np.array([pg.hsvColor(h, 0.9, 1.0).getRgb()[:3] for h in hues], np.uint8)
-
-
-class ViewState:
-    """The newest frames and poses per camera, shared by the receiver and the window."""
-
-    def __init__(self):
-        self.lock = threading.Lock()
-        self.frames: dict[str, deque[m.Frame]] = {}
-        self.poses: dict[str, m.Poses2D] = {}
-        self.ended: set[str] = set()
-        self.received = 0
-
-    def feed(self, msg: m.Message) -> None:
-        with self.lock:
-            self.received += 1
-            if isinstance(msg, m.Frame):
-                self.frames.setdefault(msg.camera, deque(maxlen=FRAMES_KEPT)).append(msg)
-            elif isinstance(msg, m.Poses2D):
-                self.poses[msg.camera] = msg
-            elif isinstance(msg, m.End):
-                self.ended.add(msg.camera)
-
-    def newest(self) -> dict[str, tuple[m.Frame | None, m.Poses2D | None]]:
-        """Per camera: the frame to show and its pose (the pose's own frame when it is
-        still at hand, else the newest frame)."""
-        with self.lock:
-            out = {}
-            for camera in sorted(set(self.frames) | set(self.poses)):
-                pose = self.poses.get(camera)
-                frames = self.frames.get(camera, ())
-                frame = frames[-1] if frames else None
-                if pose is not None:
-                    frame = next((f for f in frames if f.seq == pose.seq), frame)
-                out[camera] = (frame, pose)
-            return out
-
-
-class Receiver(Listener):
-    """Subscribes to frames, 2D poses and ends on `endpoints` and feeds `state`, on its
-    own thread; with no `bus` given it makes (and closes) its own."""
-
-    def __init__(self, endpoints: list[str], state: ViewState, bus: Bus | None = None):
-        self._own_bus = bus is None
-        bus = bus or Bus("viewer")
-        super().__init__(bus, bus.watch(endpoints, TOPICS), state.feed, POLL_MS)
-        self.state = state
-
-    def close(self) -> None:
-        super().close()
-        if self._own_bus:
-            self.bus.close()
 
 
 class CameraView:
@@ -100,7 +43,7 @@ class CameraView:
             self.box.addItem(item)
         self.shape: tuple[int, ...] | None = None
 
-    def show(self, frame: m.Frame | None, pose: m.Poses2D | None, colors: np.ndarray,
+    def show(self, frame: m.FrameMessage | None, pose: m.Pose2DMessage | None, colors: np.ndarray,
              edges: list[tuple[int, int]], pcutoff: float) -> None:
         if frame is not None:
             self.image.setImage(frame.image[..., ::-1], autoLevels=False, levels=(0, 255))
@@ -170,3 +113,31 @@ class LiveView(QtWidgets.QWidget):
 def app() -> QtWidgets.QApplication:
     """The process's QApplication (made on first use)."""
     return QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
+
+
+def open_viewer(endpoints: list[str], skeleton: list[list[str]], pcutoff: float, title: str,
+                refresh_hz: float = 30.0,
+                bus: Bus | None = None) -> tuple[LiveView, Receiver]:
+    """A shown window fed by a started receiver of `endpoints`."""
+    app()
+    state = ViewState()
+    receiver = Receiver(endpoints, state, bus)
+    receiver.start()
+    window = LiveView(state, skeleton, pcutoff, refresh_hz, title=title)
+    window.resize(1000, 420)
+    window.show()
+    return window, receiver
+
+
+def run_viewer(window: LiveView, receiver: Receiver, done: Callable[[], bool]) -> int:
+    """Process Qt events until the window is closed or `done()`, then close the window and
+    its receiver; returns how many refreshes drew."""
+    qt = app()
+    try:
+        while window.isVisible() and not done():
+            qt.processEvents()
+            time.sleep(TICK_S)
+    finally:
+        window.close()
+        receiver.close()
+    return window.drawn

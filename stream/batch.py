@@ -83,7 +83,7 @@ class _Progress:
         self.bar: tqdm | None = None
         self.camera = ""
         self.done_rows = 0
-        self.finished: dict[str, m.End] = {}
+        self.finished: dict[str, m.EndMessage] = {}
 
     def _switch(self, camera: str) -> None:
         if camera == self.camera:
@@ -103,7 +103,7 @@ class _Progress:
         )
 
     def __call__(self, msg: m.Message) -> None:
-        if isinstance(msg, m.Stats) and msg.node == "recorder":
+        if isinstance(msg, m.StatsMessage) and msg.node == "recorder":
             running = {
                 c: n for c, n in msg.totals.items() if c in self.videos and c not in self.finished
             }
@@ -111,7 +111,7 @@ class _Progress:
                 self._switch(camera)
                 self.bar.update(rows - self.bar.n)
                 self.total.update(self.done_rows + rows - self.total.n)
-        elif isinstance(msg, m.End) and msg.camera in self.videos:
+        elif isinstance(msg, m.EndMessage) and msg.camera in self.videos:
             self.finished[msg.camera] = msg
             self.done_rows += msg.frames
             self.total.update(self.done_rows - self.total.n)
@@ -205,7 +205,7 @@ def analyze_videos(
             bar.close()
 
 
-def _result(video: _Video, end: m.End | None, recordings: str) -> VideoAnalysis:
+def _result(video: _Video, end: m.EndMessage | None, recordings: str) -> VideoAnalysis:
     """What the recorder announced for `video`, with the frames it has no pose for."""
     from train.data.video import frame_ranges
 

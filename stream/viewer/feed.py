@@ -1,0 +1,77 @@
+"""What a viewer shows: the newest frames and 2D poses of every camera, received from the
+bus on their own thread (tiny receive queues, only the newest kept), and the skeleton
+stored in the models."""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+
+from stream import messages as m
+from stream.bus import Bus, Listener
+
+FRAMES_KEPT = 16  # per camera, so that a pose finds the very frame it was computed on
+POLL_MS = 50
+TOPICS = (b"frame.", b"pose2d.", b"end.")
+
+
+def skeleton_of(models: list[str]) -> list[list[str]]:
+    """The skeleton stored in the first model artifact that has one."""
+    from train.model.artifact import read_meta
+
+    for model in models:
+        skeleton = read_meta(model).skeleton
+        if skeleton:
+            return [list(edge) for edge in skeleton]
+    return []
+
+
+class ViewState:
+    """The newest frames and poses per camera, shared by the receiver and the window."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.frames: dict[str, deque[m.FrameMessage]] = {}
+        self.poses: dict[str, m.Pose2DMessage] = {}
+        self.ended: set[str] = set()
+        self.received = 0
+
+    def feed(self, msg: m.Message) -> None:
+        with self.lock:
+            self.received += 1
+            if isinstance(msg, m.FrameMessage):
+                self.frames.setdefault(msg.camera, deque(maxlen=FRAMES_KEPT)).append(msg)
+            elif isinstance(msg, m.Pose2DMessage):
+                self.poses[msg.camera] = msg
+            elif isinstance(msg, m.EndMessage):
+                self.ended.add(msg.camera)
+
+    def newest(self) -> dict[str, tuple[m.FrameMessage | None, m.Pose2DMessage | None]]:
+        """Per camera: the frame to show and its pose (the pose's own frame when it is
+        still at hand, else the newest frame)."""
+        with self.lock:
+            out = {}
+            for camera in sorted(set(self.frames) | set(self.poses)):
+                pose = self.poses.get(camera)
+                frames = self.frames.get(camera, ())
+                frame = frames[-1] if frames else None
+                if pose is not None:
+                    frame = next((f for f in frames if f.seq == pose.seq), frame)
+                out[camera] = (frame, pose)
+            return out
+
+
+class Receiver(Listener):
+    """Subscribes to frames, 2D poses and ends on `endpoints` and feeds `state`, on its
+    own thread; with no `bus` given it makes (and closes) its own."""
+
+    def __init__(self, endpoints: list[str], state: ViewState, bus: Bus | None = None):
+        self._own_bus = bus is None
+        bus = bus or Bus("viewer")
+        super().__init__(bus, bus.watch(endpoints, TOPICS), state.feed, POLL_MS)
+        self.state = state
+
+    def close(self) -> None:
+        super().close()
+        if self._own_bus:
+            self.bus.close()
