@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One entry point for a fresh clone: creates .venv, installs poseloop into it, then
 #   ./dev.sh demo OUTDIR   -> runs `poseloop demo OUTDIR` (synthetic project, train, export, analyze)
-#   ./dev.sh test [ARGS]   -> runs the test suite (pytest ARGS; -m "not slow and not gpu" unless ARGS give -m)
+#   ./dev.sh test [ARGS]   -> runs the test suite (pytest ARGS; -m "not slow and not gpu and not
+#                             interop" unless ARGS give -m; the interop suite: tools/interop_tests.sh)
 #   ./dev.sh poseloop ...  -> any poseloop command
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -22,7 +23,7 @@ case "$cmd" in
     test)
         export QT_QPA_PLATFORM=offscreen
         # the default markers stay unless the arguments choose their own with -m
-        case " $* " in *" -m "*|*" -m"*) ;; *) set -- -m "not slow and not gpu" "$@" ;; esac
+        case " $* " in *" -m "*|*" -m"*) ;; *) set -- -m "not slow and not gpu and not interop" "$@" ;; esac
         exec .venv/bin/python -m pytest -q "$@" ;;
     poseloop) exec .venv/bin/poseloop "$@" ;;
     *) echo "usage: ./dev.sh demo OUTDIR | test [pytest args] | poseloop ARGS" >&2; exit 2 ;;

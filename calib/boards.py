@@ -109,6 +109,14 @@ class Board:
         return asdict(self)
 
     @classmethod
+    def from_options(cls, recorded: dict | None = None, **options) -> Board:
+        """The board `options` (Board fields, None: not given) describe; an option not
+        given comes from `recorded` (a calibration's ``metadata.board``), then from the
+        defaults above."""
+        given = {k: v for k, v in options.items() if v is not None}
+        return cls.from_dict({**(recorded or {}), **given})
+
+    @classmethod
     def from_dict(cls, d: dict) -> Board:
         known = {k: d[k] for k in cls.__dataclass_fields__ if k in d}
         unknown = sorted(set(d) - set(known))

@@ -56,7 +56,8 @@ class Observations:
 class BundleResult:
     """Adjusted cameras and board poses (frame -> (6,) rvec, tvec board -> world), per-camera
     RMS reprojection error (px) and observation counts, one standard deviation per camera
-    parameter, and the views dropped as outliers ``(camera name, frame)``."""
+    parameter, the views dropped as outliers ``(camera name, frame)`` and the RMS error of
+    every view kept ``(camera name, frame) -> px``."""
 
     cameras: list[Camera]
     board_poses: dict[int, np.ndarray]
@@ -65,6 +66,7 @@ class BundleResult:
     std: dict[str, dict[str, float]]
     dropped_views: list[tuple[str, int]] = field(default_factory=list)
     nfev: int = 0
+    view_errors: dict[tuple[str, int], float] = field(default_factory=dict)
 
 
 class _Layout:
@@ -209,5 +211,8 @@ def bundle_adjust(cameras: list[Camera], board_poses: dict[int, np.ndarray],
             (FISHEYE_DIST_NAMES if cam.fisheye else PINHOLE_DIST_NAMES)[i]
             for i in lay.dist_free[c]]
         std[cam.name] = dict(zip(names, map(float, std_all[lay.intr[c]]), strict=True))
+    n_views = len(frames)
+    view_errors = {(cams[int(k) // n_views].name, frames[int(k) % n_views]): float(e)
+                   for k, e in zip(uniq, view_rms, strict=True)}
     return BundleResult(cams, {k: poses[v] for v, k in enumerate(frames)}, rms, n_points, std,
-                        dropped, nfev)
+                        dropped, nfev, view_errors)

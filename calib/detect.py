@@ -43,35 +43,85 @@ class CameraDetections:
     n_failed: int = 0
 
 
-def square_size_px(board: Board, det: Detection) -> float:
-    """Median side of one board square in pixels, from neighboring corners."""
+# Subpixel refinement, chosen by measurement on photo-like renders (issue 13; numbers in
+# the README and tools/bench_corner_refinement.py). cornerSubPix assumes that every edge
+# in its window runs through the corner; its Gaussian weights reach about the half-window.
+# Blur, perspective and barrel distortion bring the next edges (and the board's outer
+# edge) close to a corner, so the half-window follows the shortest distance from the corner
+# to a neighbouring corner in the image, and a corner that a second, smaller window puts
+# elsewhere is dropped: one of the two windows reached an edge it must not see. On ChArUco
+# the window also stays within the white rim around the markers, measured in the corner's
+# own squares (their mean side: the rim is there in both directions).
+HALF_WINDOW_PER_SIDE = 0.35
+MAX_HALF_WINDOW = 9
+MIN_HALF_WINDOW = 2
+CHECK_WINDOW_RATIO = 0.6
+MIN_CHECK_WINDOW = 3  # smaller windows see too few edge pixels to tell a pulled corner
+MAX_DISAGREEMENT_PX = 0.3
+_SUBPIX_CRITERIA = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 50, 1e-3)
+
+
+def local_sides(board: Board, det: Detection) -> tuple[np.ndarray, np.ndarray]:
+    """Per corner, the shortest and the mean distance (px) to its neighbours along the
+    board's rows and columns, each ``(M,)``; ``inf`` for a corner without a detected
+    neighbour."""
     grid = board.corner_grid(det.ids)
-    lookup = {tuple(g): i for i, g in enumerate(grid)}
-    sides = [np.linalg.norm(det.corners[i] - det.corners[lookup[(c + dc, r + dr)]])
-             for i, (c, r) in enumerate(grid) for dc, dr in ((1, 0), (0, 1))
-             if (c + dc, r + dr) in lookup]
-    return float(np.median(sides)) if sides else 0.0
+    lookup = {(int(c), int(r)): i for i, (c, r) in enumerate(grid)}
+    shortest, mean = np.full(len(grid), np.inf), np.full(len(grid), np.inf)
+    for i, (c, r) in enumerate(grid):
+        near = [float(np.linalg.norm(det.corners[i] - det.corners[j]))
+                for dc, dr in ((1, 0), (-1, 0), (0, 1), (0, -1))
+                if (j := lookup.get((int(c) + dc, int(r) + dr))) is not None]
+        if near:
+            shortest[i], mean[i] = min(near), float(np.mean(near))
+    return shortest, mean
+
+
+def half_windows(board: Board, det: Detection) -> np.ndarray | None:
+    """The ``cornerSubPix`` half-window of each corner ``(M,)`` int: ``HALF_WINDOW_PER_SIDE``
+    of the shortest of its :func:`local_sides`; on a ChArUco board at most the white rim
+    between the corner and the markers, in its mean local side; within
+    ``MIN_HALF_WINDOW``..``MAX_HALF_WINDOW``. A corner without a neighbour takes the median
+    of the others; None when no corner has one."""
+    shortest, mean = local_sides(board, det)
+    finite = np.isfinite(shortest)
+    if not finite.any():
+        return None
+    shortest[~finite] = np.median(shortest[finite])
+    mean[~finite] = np.median(mean[finite])
+    limit = HALF_WINDOW_PER_SIDE * shortest
+    if board.kind == "charuco":
+        rim = 0.5 * (board.square_length - board.marker_length) / board.square_length
+        limit = np.minimum(limit, rim * mean)
+    return np.clip(np.round(limit), MIN_HALF_WINDOW, MAX_HALF_WINDOW).astype(int)
+
+
+def subpixel(gray: np.ndarray, corners: np.ndarray, halves: np.ndarray) -> np.ndarray:
+    """``cornerSubPix`` of `corners` ``(M, 2)``, each with its own half-window ``(M,)``."""
+    pts = corners.astype(np.float32).reshape(-1, 1, 2)
+    out = pts.copy()
+    for half in np.unique(halves):
+        sel = np.flatnonzero(halves == half)
+        out[sel] = cv2.cornerSubPix(gray, np.ascontiguousarray(pts[sel]), (int(half), int(half)),
+                                    (-1, -1), _SUBPIX_CRITERIA)
+    return out.reshape(-1, 2).astype(np.float64)
 
 
 def refine_corners(gray: np.ndarray, board: Board, det: Detection) -> Detection:
-    """Subpixel corner refinement with a window sized to the squares in pixels.
-
-    The half-window is a third of a square side on a checkerboard; on a ChArUco board it
-    must also stay inside the white rim between the corner and the nearest marker, so it
-    is at most 80% of that rim. At least 2 px, at most 15 px.
-    """
-    side = square_size_px(board, det)
-    if side <= 0:
+    """Subpixel corners with windows sized to the local squares (:func:`half_windows`);
+    corners where a window of ``CHECK_WINDOW_RATIO`` times the size (at least
+    ``MIN_CHECK_WINDOW``, and smaller than the first) lands more than
+    ``MAX_DISAGREEMENT_PX`` away are dropped."""
+    halves = half_windows(board, det)
+    if halves is None:
         return det
-    limit = side / 3.0
-    if board.kind == "charuco":
-        rim = 0.5 * (board.square_length - board.marker_length) / board.square_length * side
-        limit = min(limit, 0.8 * rim)
-    half = int(np.clip(round(limit), 2, 15))
-    pts = det.corners.astype(np.float32).reshape(-1, 1, 2)
-    criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 50, 1e-3)
-    refined = cv2.cornerSubPix(gray, pts, (half, half), (-1, -1), criteria)
-    return Detection(det.ids, refined.reshape(-1, 2).astype(np.float64))
+    refined = subpixel(gray, det.corners, halves)
+    small = np.maximum(np.round(CHECK_WINDOW_RATIO * halves), MIN_CHECK_WINDOW).astype(int)
+    checked = small < halves  # a window this small cannot reach another edge: no check
+    check = subpixel(gray, det.corners[checked], small[checked])
+    keep = np.ones(len(halves), bool)
+    keep[checked] = np.linalg.norm(refined[checked] - check, axis=1) <= MAX_DISAGREEMENT_PX
+    return Detection(det.ids[keep], refined[keep])
 
 
 class BoardDetector:
@@ -84,6 +134,17 @@ class BoardDetector:
             self._charuco = cv2.aruco.CharucoDetector(board.charuco())
 
     def detect(self, gray: np.ndarray) -> Detection | None:
+        """The board's corners in `gray`, refined to subpixel (:func:`refine_corners`)."""
+        det = self.find(gray)
+        if det is None:
+            return None
+        det = refine_corners(gray, self.board, det)
+        if len(det.ids) < MIN_CORNERS or _collinear(self.board, det.ids):
+            return None  # the check dropped so many corners that the pose is undetermined
+        return det
+
+    def find(self, gray: np.ndarray) -> Detection | None:
+        """The board's corners as OpenCV's finder gives them, before our refinement."""
         if self.board.kind == "charuco":
             corners, ids, _, _ = self._charuco.detectBoard(gray)
             if ids is None or len(ids) < MIN_CORNERS:
@@ -97,7 +158,7 @@ class BoardDetector:
             if not found:
                 return None
             det = Detection(np.arange(self.board.n_corners), corners.reshape(-1, 2).astype(float))
-        return refine_corners(gray, self.board, det)
+        return det
 
 
 def _collinear(board: Board, ids: np.ndarray) -> bool:

@@ -50,6 +50,58 @@ def summary_text(result) -> str:
     return "\n".join(lines) + "\n"
 
 
+STAND_OUT_RATIO = 2.0  # a view stands out at twice its camera's median error ...
+STAND_OUT_MADS = 4.0  # ... and that many (scaled) median absolute deviations above it
+
+
+def standing_out(errors: dict[int, float]) -> set[int]:
+    """Frames whose RMS error is over ``STAND_OUT_RATIO`` x the median of `errors` and over
+    the median + ``STAND_OUT_MADS`` scaled median absolute deviations."""
+    if not errors:
+        return set()
+    values = np.array(list(errors.values()))
+    med = float(np.median(values))
+    mad = 1.4826 * float(np.median(np.abs(values - med)))
+    limit = max(STAND_OUT_RATIO * med, med + STAND_OUT_MADS * mad)
+    return {k for k, e in errors.items() if e > limit}
+
+
+def view_table(result) -> str:
+    """Per-view corner RMS error (px) of every camera, one row per frame: after the bundle
+    adjustment where there was one, else from the intrinsic fit. ``*`` marks a view that
+    stands out (:func:`standing_out`), ``rejected`` one left out as an outlier, ``-`` a
+    frame where the camera did not see the board."""
+    names = result.rig.names
+    errors: dict[str, dict[int, float]] = {n: {} for n in names}
+    rejected: dict[str, set[int]] = {n: set(r.rejected) for n, r in
+                                     zip(names, result.intrinsics, strict=True)}
+    if result.bundle is not None:
+        for (name, frame), e in result.bundle.view_errors.items():
+            errors[name][frame] = e
+        for name, frame in result.bundle.dropped_views:
+            rejected[name].add(frame)
+    else:
+        for name, r in zip(names, result.intrinsics, strict=True):
+            errors[name] = dict(r.view_errors)
+    flagged = {n: standing_out(errors[n]) for n in names}
+    frames = sorted(set().union(*errors.values(), *rejected.values()))
+    lines = ["per-view corner RMS error (px); * stands out (over "
+             f"{STAND_OUT_RATIO:g}x the camera's median and {STAND_OUT_MADS:g} MADs above it)",
+             f"{'frame':>7}" + "".join(f"{n:>12}" for n in names)]
+    for k in frames:
+        cells = []
+        for n in names:
+            if k in errors[n]:
+                cells.append(f"{errors[n][k]:.3f}" + ("*" if k in flagged[n] else " "))
+            else:
+                cells.append("rejected " if k in rejected[n] else "- ")
+        lines.append(f"{k:>7}" + "".join(f"{c:>12}" for c in cells))
+    for n in names:
+        if flagged[n]:
+            lines.append(f"{n}: views that stand out: {sorted(flagged[n])}")
+    return "\n".join(lines) + "\n"
+
+
 def _frustum(ax, cam: Camera, scale: float, color) -> None:
     w, h = cam.size
     corners = np.array([[0, 0], [w, 0], [w, h], [0, h]], float)
@@ -115,11 +167,12 @@ def plot_errors(result, path: str | Path) -> Path:
 
 
 def write_report(result, board: Board, stem: str | Path) -> list[Path]:
-    """``<stem>_report.txt``, ``<stem>_rig.png`` and ``<stem>_errors.png``."""
+    """``<stem>_report.txt`` (:func:`summary_text` and :func:`view_table`), ``<stem>_rig.png``
+    and ``<stem>_errors.png``."""
     stem = Path(stem)
     text = stem.with_name(stem.name + "_report.txt")
     tmp = text.with_name(f".{text.name}.tmp")
-    tmp.write_text(summary_text(result))
+    tmp.write_text(summary_text(result) + "\n" + view_table(result))
     tmp.replace(text)
     poses = result.bundle.board_poses if result.bundle is not None else None
     return [text,

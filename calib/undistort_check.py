@@ -11,6 +11,7 @@ import numpy as np
 from calib.boards import Board
 from calib.camera import Camera
 from calib.detect import BoardDetector, iter_frames
+from calib.errors import CalibrationError
 
 
 def undistort_image(cam: Camera, image: np.ndarray) -> np.ndarray:
@@ -81,4 +82,27 @@ def write_undistort_checks(cam: Camera, board: Board, source: str | Path, out_di
             path = out_dir / f"{cam.name}_undistort_{k:05d}.png"
             cv2.imwrite(str(path), draw_check(cam, board, gray, det.ids, det.corners))
             out.append((path, straightness(cam, board, det.ids, det.corners)))
+    return out
+
+
+def undistort_checks(calibration: str | Path, sources: list[str | Path], out_dir: str | Path,
+                     n_views: int = 4, kind: str | None = None, squares_x: int | None = None,
+                     squares_y: int | None = None, square_length: float | None = None,
+                     marker_length: float | None = None,
+                     dictionary: str | None = None) -> list[tuple[Path, float]]:
+    """:func:`write_undistort_checks` for every camera of the `calibration` file, one
+    board video or image folder per camera in the calibration's order. Board options not
+    given (None) come from the board the calibration recorded, then from the defaults."""
+    from calib.calibration import load_calibration
+
+    rig = load_calibration(calibration)
+    board = Board.from_options(rig.metadata.get("board"), kind=kind, squares_x=squares_x,
+                               squares_y=squares_y, square_length=square_length,
+                               marker_length=marker_length, dictionary=dictionary)
+    if len(sources) > len(rig.cameras):
+        raise CalibrationError(f"{len(sources)} sources for {len(rig.cameras)} cameras "
+                               f"in {calibration}")
+    out = []
+    for cam, source in zip(rig.cameras, sources, strict=False):
+        out += write_undistort_checks(cam, board, source, out_dir, n_views)
     return out

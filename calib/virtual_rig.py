@@ -150,29 +150,34 @@ class Renderer:
     """Renders `board` as `cam` sees it: every (sub)pixel's ray, through the lens model, is
     intersected with the board plane and the board texture sampled there;
     `supersample` x `supersample` rays per pixel are averaged (anti-aliasing). Around the
-    board is a white rim of half a square, then mid-gray. The rays and the texture
-    (sharp down to `min_depth` units from the camera) are computed once."""
+    board is a white rim of `rim` squares, then the `background` gray level. The rays and
+    the texture (sharp down to `min_depth` units from the camera) are computed once."""
 
     def __init__(self, cam: Camera, board: Board = ARENA_BOARD, supersample: int = 2,
-                 min_depth: float = 400.0):
+                 min_depth: float = 400.0, rim: float = 0.5, background: float = 128.0):
         self.cam, self.board, self.ss = cam, board, supersample
+        self.rim, self.background = rim, background
         width, height = cam.size
-        self.px_per_unit = 2.0 * supersample * cam.focal / min_depth
+        # A whole number of texels per square puts every square edge on a texel boundary,
+        # where bilinear sampling places it exactly; otherwise edges snap by up to half a
+        # texel and the rendered corners move off the ground truth.
+        texels = max(1, round(2.0 * supersample * cam.focal / min_depth * board.square_length))
+        self.px_per_unit = texels / board.square_length
         texture = board.image(self.px_per_unit).astype(np.float32)
-        self.pad = int(round(board.square_length * self.px_per_unit * 0.5))
+        self.pad = int(round(texels * rim))
         self.texture = cv2.copyMakeBorder(texture, *[self.pad] * 4, cv2.BORDER_CONSTANT,
                                           value=255)
         self.back = np.full_like(self.texture, 220)  # the unprinted back of the board
         sub = [(np.arange(n * supersample) + 0.5) / supersample - 0.5 for n in (width, height)]
         u, v = np.meshgrid(*sub)
         rays = UndistortTable(cam)(np.stack([u, v], -1).reshape(-1, 2)).reshape(*u.shape, 2)
-        # camera frame, z = 1, one per subpixel: (height * ss, width * ss, 3)
-        self.rays = np.concatenate([rays, np.ones((*rays.shape[:2], 1))], -1)
+        # camera frame (x/z, y/z), one per subpixel: (height * ss, width * ss, 2)
+        self.rays = rays.astype(np.float32)
 
     def _box(self, poses: list[np.ndarray]) -> tuple[int, int, int, int] | None:
         """Pixel box ``(x0, y0, x1, y1)`` holding the board (and rim) in all `poses`."""
         w, h = self.board.extent
-        rim = self.board.square_length * 0.5
+        rim = self.board.square_length * self.rim
         t = np.linspace(0, 1, 25)[:, None]
         a, b = np.array([-rim, -rim]), np.array([w + rim, h + rim])
         edge = np.concatenate([a + t * [b[0] - a[0], 0], a + t * [0, b[1] - a[1]],
@@ -195,35 +200,45 @@ class Renderer:
         """Grayscale image ``(height, width)`` uint8 of the board at `pose` (board ->
         world). With `blur_pose`, the board moves from `pose` to `blur_pose` during the
         exposure (motion blur)."""
+        return np.clip(self.gray(pose, blur_pose, blur_steps), 0, 255).astype(np.uint8)
+
+    def gray(self, pose: np.ndarray, blur_pose: np.ndarray | None = None,
+             blur_steps: int = 4) -> np.ndarray:
+        """The image of :meth:`__call__` before rounding: float32 in ``[0, 255]``."""
         cam, ss = self.cam, self.ss
         width, height = cam.size
         steps = [pose] if blur_pose is None else [pose + (blur_pose - pose) * s
                                                   for s in np.linspace(0, 1, blur_steps)]
-        out = np.full((height, width), 128, np.uint8)
+        out = np.full((height, width), self.background, np.float32)
         box = self._box(steps)
         if box is None:
             return out
         x0, y0, x1, y1 = box
-        rays = self.rays[y0 * ss:y1 * ss, x0 * ss:x1 * ss].reshape(-1, 3)
+        rays = np.ascontiguousarray(self.rays[y0 * ss:y1 * ss, x0 * ss:x1 * ss])
         acc = np.zeros((y1 - y0, x1 - x0), np.float32)
+        to_texture = np.array([[self.px_per_unit, 0, self.pad - 0.5],
+                               [0, self.px_per_unit, self.pad - 0.5], [0, 0, 1]])
         for p in steps:
             rot = cam.rotation @ rodrigues(p[:3])  # board -> camera
             trans = cam.rotation @ p[3:] + cam.tvec
             normal = rot[:, 2]
-            texture = self.texture if normal @ trans > 0 else self.back  # printed side?
-            with np.errstate(divide="ignore", invalid="ignore"):
-                s = (normal @ trans) / (rays @ normal)  # ray parameter at the plane
-            board_xy = (rays * s[:, None] - trans) @ rot[:, :2]
-            behind = ~(s > 0)
-            maps = []
-            for k in (0, 1):
-                m = board_xy[:, k] * self.px_per_unit - 0.5 + self.pad
-                m[behind | ~np.isfinite(m)] = -1e6
-                maps.append(m.reshape((y1 - y0) * ss, (x1 - x0) * ss).astype(np.float32))
-            img = cv2.remap(texture, maps[0], maps[1], cv2.INTER_LINEAR,
-                            borderMode=cv2.BORDER_CONSTANT, borderValue=128)
+            dist = normal @ trans  # > 0: the printed side faces the camera
+            if abs(dist) < 1e-9:  # the board plane passes through the camera: unseen
+                acc += self.background
+                continue
+            texture = self.texture if dist > 0 else self.back
+            # Ray (x, y, 1) meets the plane at s = dist / (normal . ray); its board
+            # coordinates are rot[:, :2]^T (s ray - trans): a homography of the ray.
+            plane = np.vstack([rot[:, :2].T - np.outer(rot[:, :2].T @ trans, normal) / dist,
+                               normal / dist])
+            maps = cv2.perspectiveTransform(rays.reshape(-1, 1, 2), to_texture @ plane)
+            maps = maps.reshape(rays.shape)
+            w = rays[..., 0] * plane[2, 0] + rays[..., 1] * plane[2, 1] + plane[2, 2]  # 1 / s
+            maps[~(w > 0)] = -1e6  # behind the camera
+            img = cv2.remap(texture, maps, None, cv2.INTER_LINEAR,
+                            borderMode=cv2.BORDER_CONSTANT, borderValue=self.background)
             acc += cv2.resize(img, (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA)
-        out[y0:y1, x0:x1] = np.clip(acc / len(steps), 0, 255).astype(np.uint8)
+        out[y0:y1, x0:x1] = acc / len(steps)
         return out
 
 

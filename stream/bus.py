@@ -58,6 +58,15 @@ def send(sock: zmq.Socket, msg: Message, flags: int = 0) -> None:
     sock.send_multipart(encode(msg), flags=flags, copy=False)
 
 
+def offer(sock: zmq.Socket, msg: Message) -> bool:
+    """Send `msg` if the socket has room now; False (nothing sent) if it has not."""
+    try:
+        send(sock, msg, zmq.NOBLOCK)
+        return True
+    except zmq.Again:
+        return False
+
+
 def receive(sock: zmq.Socket, bad: BadMessages, flags: int = 0) -> Message | None:
     """Receive one message; a malformed one is counted in `bad`, logged and dropped (None)."""
     parts = sock.recv_multipart(flags=flags, copy=False)

@@ -32,6 +32,18 @@ def _top_help(commands: dict[str, str]) -> str:
     return "\n".join(lines)
 
 
+class _Parser(argparse.ArgumentParser):
+    """Reports a bad argument in one line (with where to look), not a usage block."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def one_line(exc: BaseException) -> str:
+    """An error's message on one line (some carry the lines of a parser's report)."""
+    return "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     commands = available_commands()
@@ -48,10 +60,21 @@ def main(argv: list[str] | None = None) -> int:
         print(f"poseloop: unknown command {name!r}\n\n{_top_help(commands)}", file=sys.stderr)
         return 2
     module = importlib.import_module(f"stream.commands.{name.replace('-', '_')}")
-    parser = argparse.ArgumentParser(prog=f"poseloop {name}", description=module.__doc__)
+    parser = _Parser(prog=f"poseloop {name}", description=module.__doc__, exit_on_error=False)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     module.add_arguments(parser)
-    args = parser.parse_args(rest)
+    from stream.commands._arguments import BadPath
+
+    try:
+        args = parser.parse_args(rest)
+    except argparse.ArgumentError as exc:
+        if isinstance(exc.__context__, BadPath):  # wrong input, found before any work
+            print(f"poseloop {name}: error: {exc}", file=sys.stderr)
+            return 1
+        parser.error(str(exc))
+    problem = getattr(module, "check_arguments", lambda _: None)(args)
+    if problem:
+        parser.error(problem)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -62,8 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         code = module.main(args)
     except PoseloopError as exc:
-        # one line, even when the message quotes a parser's multi-line report
-        print(f"poseloop {name}: error: {' '.join(str(exc).split())}", file=sys.stderr)
+        print(f"poseloop {name}: error: {one_line(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"poseloop {name}: interrupted", file=sys.stderr)

@@ -1,6 +1,6 @@
 """``poseloop demo``: the whole loop on synthetic data, on a CPU, in minutes.
 
-Renders a labeled synthetic project, trains a small network from scratch, exports the
+Renders a labeled synthetic project, trains with the defaults for this machine, exports the
 deployable model, analyzes the video through the streaming runtime in batch mode
 (video source -> inference -> recorder processes over ZeroMQ) and scores the poses
 against the renderer's exact ground truth on frames the network never trained on.
@@ -68,7 +68,6 @@ def run_demo(
     from train.model.dataset import make_split
     from train.model.evaluate import evaluate_network
     from train.model.export import export_network
-    from train.model.train_config import preset
     from train.model.trainer import train_network
     from train.synth.animal import SynthConfig, groundtruth_path, make_synthetic_project
 
@@ -77,8 +76,8 @@ def run_demo(
     outdir.mkdir(parents=True, exist_ok=True)
     print(f"[1/4] rendering a labeled synthetic project ({frames} frames, {labeled} labeled)")
     project = make_synthetic_project(outdir, SynthConfig(n_frames=frames, seed=seed), labeled)
-    print(f"[2/4] training from scratch for at most {minutes:g} min")
-    train_network(project, preset("demo", max_minutes=minutes, seed=seed))
+    print(f"[2/4] training with the defaults for this machine, at most {minutes:g} min")
+    train_network(project, max_minutes=minutes, seed=seed)
     split = make_split(project)
     print("[3/4] evaluating and exporting the deployable model")
     evaluation = evaluate_network(project)

@@ -98,6 +98,12 @@ def _counts(h: dict, key: str) -> dict[str, int]:
     return dict(v)
 
 
+def _stamped(h: dict, name: str) -> tuple[str, int, int, int]:
+    """The fields every frame-derived kind starts with: its stream's `name`, sequence
+    number, frame index and capture stamp."""
+    return _str(h, name), _int(h, "seq", 0), _int(h, "index", 0), _int(h, "t_capture", 0)
+
+
 def _array(arr: np.ndarray, shape: tuple[int, ...], dtype: str, what: str) -> np.ndarray:
     if arr.shape != shape or arr.dtype.str != dtype:
         raise MessageError(f"{what} must be {shape} {dtype}, got {arr.shape} {arr.dtype.str}")
@@ -110,11 +116,17 @@ def _array(arr: np.ndarray, shape: tuple[int, ...], dtype: str, what: str) -> np
 class _Message:
     """What every kind shares: its header fields are its dataclass fields except the
     arrays named in ``buffers``, which travel as the following parts, in that order; its
-    topic is ``<kind>.<the value of its topic_field>``."""
+    topic is ``<kind>.<the value of its topic_field>``. A kind states these three in its
+    class line: ``class EndMessage(_Message, kind="end", topic_field="camera")``."""
 
     kind: ClassVar[str]
     topic_field: ClassVar[str]
-    buffers: ClassVar[tuple[str, ...]] = ()
+    buffers: ClassVar[tuple[str, ...]]
+
+    def __init_subclass__(cls, kind: str, topic_field: str, buffers: tuple[str, ...] = (),
+                          **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.kind, cls.topic_field, cls.buffers = kind, topic_field, buffers
 
     def fields(self) -> dict:
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
@@ -129,12 +141,9 @@ class _Message:
 
 
 @dataclass
-class FrameMessage(_Message):
+class FrameMessage(_Message, kind="frame", topic_field="camera", buffers=("image",)):
     """One captured image of one camera: ``image`` is ``(H, W, 3)`` uint8 BGR."""
 
-    kind: ClassVar[str] = "frame"
-    topic_field: ClassVar[str] = "camera"
-    buffers: ClassVar[tuple[str, ...]] = ("image",)
     camera: str
     seq: int  # per-camera sequence number, +1 per frame the source produced
     index: int  # frame index in the video / hardware counter
@@ -146,18 +155,13 @@ class FrameMessage(_Message):
         img = arrays[0]
         if img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
             raise MessageError(f"frame image must be (H, W, 3) uint8, got {img.shape} {img.dtype}")
-        return cls(
-            _str(h, "camera"), _int(h, "seq", 0), _int(h, "index", 0), _int(h, "t_capture", 0), img
-        )
+        return cls(*_stamped(h, cls.topic_field), img)
 
 
 @dataclass
-class Pose2DMessage(_Message):
+class Pose2DMessage(_Message, kind="pose2d", topic_field="camera", buffers=("poses",)):
     """The 2D pose of one frame: ``poses`` ``(K, 3)`` float32 x, y, likelihood in frame pixels."""
 
-    kind: ClassVar[str] = "pose2d"
-    topic_field: ClassVar[str] = "camera"
-    buffers: ClassVar[tuple[str, ...]] = ("poses",)
     camera: str
     seq: int
     index: int
@@ -171,10 +175,7 @@ class Pose2DMessage(_Message):
     def build(cls, h: dict, arrays: list[np.ndarray]) -> Pose2DMessage:
         bodyparts = _names(h, "bodyparts")
         return cls(
-            _str(h, "camera"),
-            _int(h, "seq", 0),
-            _int(h, "index", 0),
-            _int(h, "t_capture", 0),
+            *_stamped(h, cls.topic_field),
             _int(h, "t_infer", 0),
             _str(h, "scorer", 1024),
             bodyparts,
@@ -183,7 +184,8 @@ class Pose2DMessage(_Message):
 
 
 @dataclass
-class Group2DMessage(_Message):
+class Group2DMessage(_Message, kind="group2d", topic_field="group",
+                     buffers=("poses", "indices", "stamps")):
     """The 2D poses of one instant from several cameras, grouped by a sync node.
 
     ``poses`` ``(C, K, 3)`` float32 in the order of ``cameras``, NaN rows for cameras
@@ -192,9 +194,6 @@ class Group2DMessage(_Message):
     camera's frame index and capture time (-1 / 0 when absent).
     """
 
-    kind: ClassVar[str] = "group2d"
-    topic_field: ClassVar[str] = "group"
-    buffers: ClassVar[tuple[str, ...]] = ("poses", "indices", "stamps")
     group: str
     seq: int
     index: int
@@ -220,10 +219,7 @@ class Group2DMessage(_Message):
             raise MessageError(f"group2d: present {present} not all in cameras {cameras}")
         c, k = len(cameras), len(bodyparts)
         return cls(
-            _str(h, "group"),
-            _int(h, "seq", 0),
-            _int(h, "index", 0),
-            _int(h, "t_capture", 0),
+            *_stamped(h, cls.topic_field),
             _str(h, "scorer", 1024),
             cameras,
             present,
@@ -235,14 +231,12 @@ class Group2DMessage(_Message):
 
 
 @dataclass
-class Pose3DMessage(_Message):
+class Pose3DMessage(_Message, kind="pose3d", topic_field="group",
+                    buffers=("xyz", "score", "reprojection_error", "n_cameras")):
     """A 3D pose of one instant: ``xyz`` ``(K, 3)`` float32 and per point ``score``,
     ``reprojection_error`` (px) float32 ``(K,)`` and ``n_cameras`` int16 ``(K,)``, as in
     :class:`train.data.keypoints.Poses3D`."""
 
-    kind: ClassVar[str] = "pose3d"
-    topic_field: ClassVar[str] = "group"
-    buffers: ClassVar[tuple[str, ...]] = ("xyz", "score", "reprojection_error", "n_cameras")
     group: str
     seq: int
     index: int
@@ -258,10 +252,7 @@ class Pose3DMessage(_Message):
         bodyparts = _names(h, "bodyparts")
         k = len(bodyparts)
         return cls(
-            _str(h, "group"),
-            _int(h, "seq", 0),
-            _int(h, "index", 0),
-            _int(h, "t_capture", 0),
+            *_stamped(h, cls.topic_field),
             bodyparts,
             _array(arrays[0], (k, 3), "<f4", "pose3d xyz"),
             _array(arrays[1], (k,), "<f4", "pose3d score"),
@@ -271,12 +262,10 @@ class Pose3DMessage(_Message):
 
 
 @dataclass
-class EndMessage(_Message):
+class EndMessage(_Message, kind="end", topic_field="camera"):
     """End of one camera's stream: ``last_seq`` is the last sequence number its source
     produced (-1: none), so a receiver can count every frame it never saw."""
 
-    kind: ClassVar[str] = "end"
-    topic_field: ClassVar[str] = "camera"
     camera: str
     last_seq: int
     frames: int = 0  # rows written, when a recorder announces a finished file
@@ -290,12 +279,10 @@ class EndMessage(_Message):
 
 
 @dataclass
-class StatsMessage(_Message):
+class StatsMessage(_Message, kind="stats", topic_field="node"):
     """One node's last second: frames/s, latency (capture stamp to now) p50/p99 in ms,
     frames dropped or skipped, items waiting inside the node, and per-camera totals."""
 
-    kind: ClassVar[str] = "stats"
-    topic_field: ClassVar[str] = "node"
     node: str
     t: int
     fps: float
@@ -320,11 +307,9 @@ class StatsMessage(_Message):
 
 
 @dataclass
-class LogMessage(_Message):
+class LogMessage(_Message, kind="log", topic_field="node"):
     """A log record of a node, so that one console shows every process."""
 
-    kind: ClassVar[str] = "log"
-    topic_field: ClassVar[str] = "node"
     node: str
     level: int
     text: str

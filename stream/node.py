@@ -25,7 +25,7 @@ import numpy as np
 import zmq
 
 from stream import messages as m
-from stream.bus import Bus, StopRequest, send
+from stream.bus import Bus, StopRequest, offer, send
 from stream.rig import (
     InferenceSpec,
     RecorderSpec,
@@ -125,10 +125,7 @@ class Node:
         """Send to the supervisor without ever blocking (a full link drops stats).
         Thread-safe: a node's receiver thread may log too."""
         with self._supervisor_lock:
-            try:
-                send(self._supervisor, msg, zmq.NOBLOCK)
-            except zmq.Again:
-                pass
+            offer(self._supervisor, msg)
 
     def send(self, sock: zmq.Socket, msg: m.Message) -> bool:
         """Send with backpressure (block while the consumer is full), waking up to notice

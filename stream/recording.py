@@ -191,6 +191,20 @@ def _by_frame(index: np.ndarray, values: np.ndarray, n: int, fill: float) -> np.
     return out
 
 
+def _write_meta(table: Path, rec: dict, video: str | Path, n_frames: int) -> None:
+    """DeepLabCut's side file of the analysis: its create_labeled_video reads the frame
+    size from it."""
+    from train.data.analysis_meta import write_analysis_meta
+    from train.data.video import VideoReader
+
+    with VideoReader(video) as reader:
+        fps, size = reader.fps, reader.size
+    times = None
+    if len(rec["t_capture"]):
+        times = (rec["t_capture"].min() / 1e9, rec["t_record"].max() / 1e9)
+    write_analysis_meta(table, rec["scorer"], rec["bodyparts"], n_frames, fps, size, times=times)
+
+
 def write_table(recording: str | Path, folder: str | Path, csv: bool = False,
                 video: str | Path | None = None, last_index: int = -1) -> Path:
     """Write the DeepLabCut table of a recording: one row per frame index up to
@@ -206,7 +220,10 @@ def write_table(recording: str | Path, folder: str | Path, csv: bool = False,
     if "xyz" not in rec:
         poses = Poses2D(rec["bodyparts"], _by_frame(index, rec["poses"], n, np.nan))
         path = analysis_path(video, rec["scorer"], folder)
-        return write_analysis(poses, rec["scorer"], path, csv=csv)
+        table = write_analysis(poses, rec["scorer"], path, csv=csv)
+        if Path(video).is_file():  # a video source, not a camera or an image folder
+            _write_meta(table, rec, video, n)
+        return table
     poses3d = Poses3D(rec["bodyparts"], _by_frame(index, rec["xyz"], n, np.nan),
                       _by_frame(index, rec["score"], n, np.nan),
                       _by_frame(index, rec["reprojection_error"], n, np.nan),

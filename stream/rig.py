@@ -47,6 +47,22 @@ MODES = ("live", "batch")
 SYNC_BY = ("index", "timestamp")
 
 
+def _derived(default=""):
+    """A field that load_rig derives from the links; a rig file may not set it."""
+    if isinstance(default, list | dict):
+        return field(default_factory=type(default), metadata={"derived": True})
+    return field(default=default, metadata={"derived": True})
+
+
+@dataclass(kw_only=True)
+class _Reader:
+    """What load_rig sets on every node that reads other nodes' outputs."""
+
+    mode: str = _derived("batch")
+    input_endpoints: list[str] = _derived([])
+    cameras: list[str] = _derived([])  # every camera (or 3D stream) that reaches the node
+
+
 @dataclass
 class SourceSpec:
     name: str
@@ -59,9 +75,9 @@ class SourceSpec:
     height: int = 240
     seed: int = 0
     endpoint: str = ""
-    mode: str = "batch"
-    playlist: list[list[str]] = field(default_factory=list)  # [[camera, video], ...]
-    preview_endpoint: str = ""  # live: frames also published here for viewers
+    mode: str = _derived("batch")
+    playlist: list[list[str]] = _derived([])  # [[camera, video], ...]
+    preview_endpoint: str = _derived()  # live: frames also published here for viewers
 
     @property
     def cameras(self) -> list[str]:
@@ -69,7 +85,7 @@ class SourceSpec:
 
 
 @dataclass
-class InferenceSpec:
+class InferenceSpec(_Reader):
     name: str
     model: str
     inputs: list[str]
@@ -79,28 +95,22 @@ class InferenceSpec:
     threads: int = 0  # torch threads (0: torch's default)
     amp: bool = False  # float16 autocast and channels_last (CUDA only)
     endpoint: str = ""
-    mode: str = "batch"
-    input_endpoints: list[str] = field(default_factory=list)
-    cameras: list[str] = field(default_factory=list)
 
 
 @dataclass
-class RecorderSpec:
+class RecorderSpec(_Reader):
     name: str
     inputs: list[str]
     folder: str = "recording"
     csv: bool = False
     tables: bool = True  # write DeepLabCut analysis tables on close
     flush_s: float = 0.5
-    input_endpoints: list[str] = field(default_factory=list)
-    cameras: list[str] = field(default_factory=list)  # 2D camera and 3D stream names
     # camera -> [video (or camera name), folder]: its table is analysis_path(video, scorer, folder)
-    table_paths: dict[str, list[str]] = field(default_factory=dict)
-    mode: str = "batch"
+    table_paths: dict[str, list[str]] = _derived({})
 
 
 @dataclass
-class SyncSpec:
+class SyncSpec(_Reader):
     name: str
     inputs: list[str]  # inference nodes
     by: str = "index"  # "index": hardware frame index; "timestamp": capture stamps
@@ -108,13 +118,10 @@ class SyncSpec:
     max_wait_ms: float = 100.0  # live: a group waits at most this long for late cameras
     max_pending: int = 64  # groups held at most (the oldest goes out, partial, beyond)
     endpoint: str = ""
-    mode: str = "batch"
-    input_endpoints: list[str] = field(default_factory=list)
-    cameras: list[str] = field(default_factory=list)
 
 
 @dataclass
-class TriangulateSpec:
+class TriangulateSpec(_Reader):
     name: str
     inputs: list[str]  # one sync node
     calibration: str  # calibration TOML (anipose layout)
@@ -123,21 +130,16 @@ class TriangulateSpec:
     threshold_px: float = 10.0  # robust: reprojection error that makes a view an outlier
     calib_cameras: list[str] = field(default_factory=list)  # calibration names, in camera order
     endpoint: str = ""
-    mode: str = "batch"
-    input_endpoints: list[str] = field(default_factory=list)
-    cameras: list[str] = field(default_factory=list)
 
 
 @dataclass
-class ViewerSpec:
+class ViewerSpec(_Reader):
     name: str
     inputs: list[str]  # inference nodes
     skeleton: list[list[str]] = field(default_factory=list)  # default: the model's
     pcutoff: float = 0.1  # skeleton edges only between points at least this likely
     refresh_hz: float = 30.0
-    input_endpoints: list[str] = field(default_factory=list)  # poses, then frame previews
-    cameras: list[str] = field(default_factory=list)
-    models: list[str] = field(default_factory=list)  # for the default skeleton
+    models: list[str] = _derived([])  # for the default skeleton
 
 
 @dataclass
@@ -185,10 +187,10 @@ def _check_type(where: str, key: str, value, expected) -> None:
         raise ConfigError(f"{where}: field {key!r} must be {expected}, got {value!r}")
 
 
-def _build(cls, table: dict, where: str, skip: tuple[str, ...]):
+def _build(cls, table: dict, where: str):
     if not isinstance(table, dict):
         raise ConfigError(f"{where}: must be a table, got {table!r}")
-    known = {f.name: f for f in fields(cls) if f.name not in skip}
+    known = {f.name: f for f in fields(cls) if not f.metadata.get("derived")}
     unknown = sorted(set(table) - set(known))
     if unknown:
         raise ConfigError(f"{where}: unknown field(s) {unknown}; known: {sorted(known)}")
@@ -245,51 +247,16 @@ def load_rig(path: str | Path) -> Rig:
     _positive(str(path), "stats_interval", interval)
     base = path.parent
 
-    def tables(key: str) -> list[dict]:
+    def specs(cls, key: str) -> list:
         value = doc.get(key, [])
         if not isinstance(value, list):
             raise ConfigError(f"{path}: [[{key}]] must be an array of tables")
-        return value
+        return [_build(cls, t, f"{path}: {key}[{i}]") for i, t in enumerate(value)]
 
-    sources = [
-        _build(SourceSpec, t, f"{path}: source[{i}]", ("mode", "playlist", "preview_endpoint"))
-        for i, t in enumerate(tables("source"))
-    ]
-    infer = [
-        _build(InferenceSpec, t, f"{path}: inference[{i}]", ("mode", "input_endpoints", "cameras"))
-        for i, t in enumerate(tables("inference"))
-    ]
-    recs = [
-        _build(
-            RecorderSpec,
-            t,
-            f"{path}: recorder[{i}]",
-            ("input_endpoints", "cameras", "table_paths", "mode"),
-        )
-        for i, t in enumerate(tables("recorder"))
-    ]
-    derived = ("endpoint", "mode", "input_endpoints", "cameras")
-    rig = Rig(
-        path,
-        mode,
-        sources,
-        infer,
-        recs,
-        host,
-        stats_interval=float(interval),
-        syncs=[
-            _build(SyncSpec, t, f"{path}: sync[{i}]", derived[1:])
-            for i, t in enumerate(tables("sync"))
-        ],
-        triangulates=[
-            _build(TriangulateSpec, t, f"{path}: triangulate[{i}]", derived[1:])
-            for i, t in enumerate(tables("triangulate"))
-        ],
-        viewers=[
-            _build(ViewerSpec, t, f"{path}: viewer[{i}]", ("input_endpoints", "cameras", "models"))
-            for i, t in enumerate(tables("viewer"))
-        ],
-    )
+    rig = Rig(path, mode, specs(SourceSpec, "source"), specs(InferenceSpec, "inference"),
+              specs(RecorderSpec, "recorder"), host, stats_interval=float(interval),
+              syncs=specs(SyncSpec, "sync"), triangulates=specs(TriangulateSpec, "triangulate"),
+              viewers=specs(ViewerSpec, "viewer"))
     _resolve(rig, base)
     return rig
 
@@ -453,6 +420,7 @@ def _resolve_viewers(rig: Rig) -> None:
         _positive(w, "refresh_hz", view.refresh_hz)
         if not 0 <= view.pcutoff <= 1:
             raise ConfigError(f"{w}: field 'pcutoff' must be in [0, 1], got {view.pcutoff}")
+        view.mode = rig.mode
         view.input_endpoints = [infer_by_name[n].endpoint for n in view.inputs]
         view.cameras = [c for n in view.inputs for c in infer_by_name[n].cameras]
         view.models = [infer_by_name[n].model for n in view.inputs]

@@ -17,11 +17,10 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import zmq
 
 from calib.errors import VideoError
 from stream import messages as m
-from stream.bus import send
+from stream.bus import offer
 from stream.rig import SourceSpec
 
 log = logging.getLogger(__name__)
@@ -117,12 +116,11 @@ class _Sender:
 
     def frame(self, msg: m.FrameMessage) -> None:
         if self.preview is not None:
-            send(self.preview, msg, zmq.NOBLOCK)
+            offer(self.preview, msg)
         if self.live:
-            try:
-                send(self.sock, msg, zmq.NOBLOCK)
+            if offer(self.sock, msg):
                 self.node.stats.frame(msg.camera, msg.t_capture)
-            except zmq.Again:
+            else:
                 self.node.stats.drop()
             return
         if self.node.send(self.sock, msg):

@@ -13,6 +13,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
 OPENFIELD = SHARED_DATA / "openfield"
+REACHING = SHARED_DATA / "reaching"
 
 
 @pytest.fixture
@@ -21,6 +22,14 @@ def openfield() -> Path:
     if not (OPENFIELD / "config.yaml").exists():
         pytest.skip(f"real data not present at {OPENFIELD}")
     return OPENFIELD
+
+
+@pytest.fixture
+def reaching() -> Path:
+    """DeepLabCut's Reaching example project (read-only; Tongue unlabeled in 40 frames)."""
+    if not (REACHING / "config.yaml").exists():
+        pytest.skip(f"real data not present at {REACHING}")
+    return REACHING
 
 
 @pytest.fixture

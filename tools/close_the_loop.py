@@ -9,16 +9,18 @@
    over the whole clip (mostly frames no network was trained on) before and after.
 
 Usage: python tools/close_the_loop.py [--workdir DIR] [--epochs 30] [--labeled 12] ...
+[--json FILE] (the numbers as JSON too, for tests/train/label/test_close_the_loop.py)
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -102,12 +104,10 @@ def _train_and_analyze(project: Project, video: Path, truth: np.ndarray, epochs:
                        max_minutes: float, seed: int) -> tuple[Round, Path]:
     # training and export come from another part of poseloop (torch)
     from train.model.export import export_network
-    from train.model.train_config import preset
     from train.model.trainer import train_network
 
     start = time.perf_counter()
-    cfg = preset("demo", epochs=epochs, max_minutes=max_minutes, seed=seed, eval_every=epochs)
-    train_network(project, cfg, progress=False)
+    train_network(project, progress=False, epochs=epochs, max_minutes=max_minutes, seed=seed)
     model = export_network(project)
     table = _analyze(model, video, project.root / f"analysis-iter{project.config.iteration}")
     pred, _ = read_analysis(table)
@@ -169,6 +169,7 @@ def main() -> None:
     parser.add_argument("--epsilon", type=float, default=10.0)
     parser.add_argument("--p-bound", type=float, default=0.1)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", type=Path, help="also write the numbers to this file")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s",
                         datefmt="%H:%M:%S")
@@ -188,6 +189,8 @@ def main() -> None:
           f"{r.candidates} candidates, "
           f"{len(r.outliers)} extracted, {100 * r.precision:.0f}% with true error > 10 px")
     print(f"error ratio after/before: {r.after.mean_error / r.before.mean_error:.2f}")
+    if args.json:
+        args.json.write_text(json.dumps({**asdict(r), "precision": r.precision}, indent=1))
 
 
 if __name__ == "__main__":

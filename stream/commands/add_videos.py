@@ -2,10 +2,12 @@
 
 import argparse
 
+from stream.commands._arguments import add_project, existing_file
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("project", help="project folder or its config.yaml")
-    parser.add_argument("videos", nargs="+", metavar="VIDEO")
+    add_project(parser)
+    parser.add_argument("videos", nargs="+", metavar="VIDEO", type=existing_file)
     parser.add_argument("--copy-videos", action="store_true", help="copy instead of linking")
 
 

@@ -3,15 +3,17 @@
 import argparse
 import sys
 
+from stream.commands._arguments import existing_file, output_folder
+
 UNDECODABLE_FRAMES = 3  # exit status: tables written, but some frames had no pose
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("model", help="exported model (.pt2, from poseloop export)")
-    parser.add_argument("videos", nargs="+", metavar="VIDEO")
-    parser.add_argument(
-        "--destfolder", default=None, help="where tables go (default: beside each video)"
-    )
+    parser.add_argument("model", type=existing_file,
+                        help="exported model (.pt2, from poseloop export)")
+    parser.add_argument("videos", nargs="+", metavar="VIDEO", type=existing_file)
+    parser.add_argument("--destfolder", type=output_folder,
+                        help="where tables go (default: beside each video)")
     parser.add_argument("--csv", action="store_true", help="also write .csv tables")
     parser.add_argument(
         "--batch-size", type=int, default=8, help="frames per network batch (default 8)"

@@ -2,9 +2,11 @@
 
 import argparse
 
+from stream.commands._arguments import add_project
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("project", help="project folder or its config.yaml")
+    add_project(parser)
     parser.add_argument("--videos", nargs="+", metavar="VIDEO",
                         help="only these videos' frames (paths or stems)")
 

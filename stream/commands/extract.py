@@ -2,14 +2,17 @@
 
 import argparse
 
+from stream.commands._arguments import add_project
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("project", help="project folder or its config.yaml")
+    add_project(parser)
     parser.add_argument("--algo", choices=("uniform", "kmeans"), default="kmeans",
                         help="spread uniformly over start..stop, or k-means on small "
                              "grayscale frames for diversity (default)")
     parser.add_argument("--videos", nargs="+", metavar="VIDEO",
-                        help="only these videos (paths or stems listed in video_sets)")
+                        help="only these videos (paths or stems listed in video_sets, or other "
+                             "video files)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
 
 

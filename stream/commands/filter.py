@@ -2,9 +2,11 @@
 
 import argparse
 
+from stream.commands._arguments import existing_file
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("tables", nargs="+", metavar="TABLE",
+    parser.add_argument("tables", nargs="+", metavar="TABLE", type=existing_file,
                         help="analysis tables <video><scorer>.h5 (or .csv)")
     parser.add_argument("--method", choices=("median", "savgol"), default="median",
                         help="median (default) or Savitzky-Golay")

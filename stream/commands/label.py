@@ -2,13 +2,9 @@
 
 import argparse
 
+from stream.commands._arguments import add_labeler_arguments as add_arguments
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("project", help="project folder or its config.yaml")
-    parser.add_argument("--videos", nargs="+", metavar="VIDEO",
-                        help="only these videos' frames (paths or stems)")
-    parser.add_argument("--autosave", type=float, default=30.0, metavar="SECONDS",
-                        help="save unsaved edits this often (default 30 s)")
+__all__ = ["add_arguments", "main"]
 
 
 def main(args: argparse.Namespace) -> None:

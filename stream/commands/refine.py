@@ -2,7 +2,7 @@
 
 import argparse
 
-from stream.commands.label import add_arguments  # same options as the labeler
+from stream.commands._arguments import add_labeler_arguments as add_arguments
 
 __all__ = ["add_arguments", "main"]
 

@@ -2,9 +2,12 @@
 
 import argparse
 
+from stream.commands._arguments import existing_file
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("rig", help="rig file (TOML), e.g. examples/rig_two_cameras.toml")
+    parser.add_argument("rig", type=existing_file,
+                        help="rig file (TOML), e.g. examples/rig_two_cameras.toml")
     parser.add_argument("--quiet", action="store_true", help="do not print per-second stats")
 
 

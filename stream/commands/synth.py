@@ -2,6 +2,8 @@
 
 import argparse
 
+from stream.commands._arguments import output_folder
+
 
 def _size(text: str) -> tuple[int, int]:
     try:
@@ -13,7 +15,8 @@ def _size(text: str) -> tuple[int, int]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("outdir", help="folder to write into (created if needed)")
+    parser.add_argument("outdir", type=output_folder,
+                        help="folder to write into (created if needed)")
     parser.add_argument("--frames", type=int, default=600, help="number of frames (default 600)")
     parser.add_argument("--size", type=_size, default=(320, 240), help="WIDTHxHEIGHT (320x240)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")

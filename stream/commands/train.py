@@ -2,15 +2,22 @@
 
 import argparse
 
+from stream.commands._arguments import add_project, existing_file, output_file
+
+
+def weights(text: str) -> str:
+    """``imagenet``, ``none`` or a state dict file."""
+    return text if text in ("imagenet", "none") else existing_file(text)
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("project", help="project folder or its config.yaml")
+    add_project(parser)
     parser.add_argument("--shuffle", type=int, default=1, help="shuffle number (default 1)")
-    parser.add_argument("--preset", default="default",
-                        help="starting settings: default, demo or openfield (then options apply)")
     parser.add_argument("--net", help="resnet_18 | resnet_50 | resnet_101 | mobilenet_v3 | "
-                        "mobilenet_v3_small | efficientnet_b0")
-    parser.add_argument("--weights", help="imagenet | none | FILE (a backbone state dict)")
+                        "mobilenet_v3_small | efficientnet_b0 | efficientnet_lite0 "
+                        "(default: resnet_50 on a GPU, efficientnet_lite0 on a CPU)")
+    parser.add_argument("--weights", type=weights,
+                        help="imagenet | none | FILE (a backbone state dict)")
     parser.add_argument("--stride", type=int, choices=(4, 8, 16), help="output stride")
     parser.add_argument("--epochs", type=int)
     parser.add_argument("--batch-size", type=int)
@@ -29,31 +36,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="user split: these labeled images (labeled-data/<video>/<file>) test")
     parser.add_argument("--no-augment", action="store_true", help="train without augmentation")
     parser.add_argument("--preview-augmentation", metavar="PNG", nargs="?", const="",
+                        type=output_file,
                         help="write a picture of augmented samples and exit")
 
 
 def main(args: argparse.Namespace) -> None:
-    from train.data.project import open_project
-    from train.model.train_config import ModelDir, preset
     from train.model.trainer import preview_augmentation, train_network
 
-    project = open_project(args.project)
-    changes = dict(net=args.net, weights=args.weights, stride=args.stride, epochs=args.epochs,
-                   batch_size=args.batch_size, lr=args.lr, input_scale=args.input_scale,
-                   max_minutes=args.max_minutes, seed=args.seed, save_every=args.save_every,
-                   device=args.device, threads=args.threads,
-                   crop_size=list(args.crop) if args.crop else None)
-    model_dir = ModelDir.of(project, args.shuffle)
-    if args.resume and model_dir.config_path.exists():
-        config = model_dir.read_config().replace(**changes)
-    else:
-        config = preset(args.preset, **changes)
-    if args.no_augment:
-        config = config.replace(augment={**(config.augment or {}), "enabled": False})
+    options = dict(net=args.net, weights=args.weights, stride=args.stride, epochs=args.epochs,
+                   batch_size=args.batch_size, lr=args.lr, crop=args.crop,
+                   input_scale=args.input_scale, max_minutes=args.max_minutes,
+                   save_every=args.save_every, seed=args.seed, device=args.device,
+                   threads=args.threads, augment=not args.no_augment)
     if args.preview_augmentation is not None:
-        print(preview_augmentation(project, config, args.shuffle,
-                                   args.preview_augmentation or None))
+        print(preview_augmentation(args.project, shuffle=args.shuffle,
+                                   path=args.preview_augmentation or None, **options))
         return
-    model_dir = train_network(project, config, args.shuffle, resume=args.resume,
-                              test_images=args.test_images)
+    model_dir = train_network(args.project, shuffle=args.shuffle, resume=args.resume,
+                              test_images=args.test_images, **options)
     print(model_dir.path)

@@ -2,13 +2,17 @@
 
 import argparse
 
+from stream.commands._arguments import existing_file, output_file
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("calibration", help="calibration TOML (poseloop or anipose)")
-    parser.add_argument("tables", nargs="+", metavar="TABLE",
+    parser.add_argument("calibration", type=existing_file,
+                        help="calibration TOML (poseloop or anipose)")
+    parser.add_argument("tables", nargs="+", metavar="TABLE", type=existing_file,
                         help="analysis .h5 per camera; matched to cameras by name in the file "
                              "name, else in the calibration's order")
-    parser.add_argument("-o", "--output", help="3D table .h5 (default: <first table>_3d.h5)")
+    parser.add_argument("-o", "--output", type=output_file,
+                        help="3D table .h5 (default: <first table>_3d.h5)")
     parser.add_argument("--cameras", nargs="+", help="camera name of each table, in order")
     parser.add_argument("--pcutoff", type=float, default=0.1,
                         help="leave out views with a lower likelihood (default 0.1)")

@@ -24,6 +24,7 @@ def test_analyze_equals_in_process_inference(tmp_path, tiny_model):
         table = result.table
         assert table == analysis_path(video, "DLC_tiny", tmp_path / "out")
         assert result.video == video.resolve() and result.missing == []
+        assert table.with_name(f"{table.stem}_meta.pickle").exists()  # DeepLabCut's side file
         with VideoReader(video) as reader:
             frames = np.stack(list(reader))
         poses, scorer = read_analysis(table)

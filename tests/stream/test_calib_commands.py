@@ -103,3 +103,26 @@ def test_triangulate_command_on_analysis_tables(tmp_path, capsys):
     assert main(["triangulate", str(tmp_path / "bad.toml"), *tables]) == 1
     err = capsys.readouterr().err
     assert "at least 2 cameras" in err and "bad.toml" in err
+
+
+def test_calibrate_compare_opencv_prints_both_pipelines(tmp_path, capsys):
+    from dataclasses import replace
+
+    from calib.photo_look import PHOTO_CHECKERBOARD, SHARP, photo_views
+
+    views = photo_views(PHOTO_CHECKERBOARD, replace(SHARP, psf_sigma=1.0), 6, seed=4,
+                        supersample=2)
+    folders = views.write(tmp_path / "frames")
+    assert main(["calibrate", *map(str, folders), "-o", str(tmp_path / "c.toml"),
+                 "--board", "checkerboard", "--squares", "10", "7", "--square-length", "30",
+                 "--no-report", "--compare-opencv"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    head = next(i for i, line in enumerate(lines) if line.startswith("pipeline"))
+    rows = [line.split() for line in lines[head + 1:head + 11]]
+    assert [" ".join(r[:2]) for r in rows[:4]] == ["poseloop left", "poseloop right",
+                                                   "poseloop intrinsics", "poseloop intrinsics"]
+    opencv = {" ".join(r[:3]) for r in rows[4:]}
+    assert opencv == {"opencv subpix 5x5", "opencv subpix 7x7", "opencv subpix 11x11"}
+    baselines = [float(r[-2]) for r in rows[4:] if r[3] == "right"]
+    assert len(baselines) == 3 and all(np.isfinite(baselines))
+    assert abs(float(rows[1][-1]) / 99.6 - 1) < 0.005  # poseloop's baseline (true: 99.6)

@@ -1,23 +1,32 @@
-"""Project configuration: DeepLabCut's ``config.yaml``, read as is and validated at the edge.
+"""Project configuration: DeepLabCut's ``config.yaml``, read as is and validated at the edge,
+and poseloop's own project keys in ``poseloop.yaml`` beside it.
 
 The file is kept as a round-trip YAML document so that saving it back (after
 ``add-videos`` or ``merge``) changes only the keys we set and keeps the user's
-comments and order, as DeepLabCut does.
+comments and order, as DeepLabCut does. DeepLabCut 3 refuses a config.yaml with keys
+it does not know, so poseloop's own keys (:data:`OWN_KEYS`) live in ``poseloop.yaml``;
+a config.yaml that still holds them is read, and saving moves them out.
 """
 
 from __future__ import annotations
 
 import io
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from calib.errors import ConfigError
 from calib.fileio import atomic_path
 
+log = logging.getLogger(__name__)
+
+OWN_FILE = "poseloop.yaml"
+OWN_KEYS = ("flip_pairs", "reference_length")
 REQUIRED = ("Task", "scorer", "date", "video_sets", "bodyparts", "TrainingFraction", "iteration")
 
 
@@ -30,7 +39,8 @@ def _yaml() -> YAML:
 
 @dataclass
 class ProjectConfig:
-    """The parts of config.yaml poseloop uses; ``raw`` holds the whole document."""
+    """The parts of config.yaml poseloop uses; ``raw`` holds the whole document, ``own``
+    the document of poseloop.yaml."""
 
     path: Path
     task: str
@@ -47,10 +57,11 @@ class ProjectConfig:
     stop: float = 1.0
     batch_size: int = 8
     default_net_type: str = "resnet_50"
-    # poseloop's own optional keys (DeepLabCut ignores unknown keys)
+    # poseloop's own optional keys, from poseloop.yaml
     flip_pairs: tuple[tuple[str, str], ...] = ()
     reference_length: tuple[str, str] | None = None  # [a, b]: PCK at a fraction of |a - b|
     raw: Any = field(default=None, repr=False)
+    own: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def root(self) -> Path:
@@ -71,9 +82,14 @@ class ProjectConfig:
             ) from None
         return x1, x2, y1, y2
 
+    @property
+    def own_path(self) -> Path:
+        return self.root / OWN_FILE
+
     def set(self, key: str, value: Any) -> None:
-        """Set a top-level key in the document (call :func:`save_config` to write)."""
-        self.raw[key] = value
+        """Set a top-level key in config.yaml, or in poseloop.yaml for poseloop's own keys
+        (call :func:`save_config` to write)."""
+        (self.own if key in OWN_KEYS else self.raw)[key] = value
 
     def dump(self) -> str:
         buf = io.StringIO()
@@ -112,6 +128,28 @@ def _pairs(
     return tuple(pairs)
 
 
+def _skeleton(path: Path, raw: dict, bodyparts: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """The skeleton's pairs of known bodyparts. DeepLabCut's new projects ship placeholder
+    edges (``[bodypart1, bodypart2], [objectA, bodypart3]``) that stay after the user
+    renames the bodyparts, and DeepLabCut draws around them: we skip them too, with one
+    warning naming them, rather than refuse the project."""
+    value = raw.get("skeleton") or []
+    if not isinstance(value, list):
+        raise ConfigError(f"{path}: key 'skeleton' must be a list of [bodypart, bodypart] pairs")
+    pairs, skipped = [], []
+    for i, pair in enumerate(value):
+        if not isinstance(pair, list) or len(pair) != 2:
+            raise ConfigError(f"{path}: skeleton[{i}] must be a pair [a, b], got {pair!r}")
+        if all(name in bodyparts for name in pair):
+            pairs.append((str(pair[0]), str(pair[1])))
+        else:
+            skipped.append([str(name) for name in pair])
+    if skipped:
+        log.warning("%s: skeleton entries %s name bodyparts this project lacks; skipped",
+                    path, skipped)
+    return tuple(pairs)
+
+
 def _reference(path: Path, raw: dict, bodyparts: tuple[str, ...]) -> tuple[str, str] | None:
     value = raw.get("reference_length")
     if value is None:
@@ -124,8 +162,11 @@ def _reference(path: Path, raw: dict, bodyparts: tuple[str, ...]) -> tuple[str, 
     return pair
 
 
-def parse_config(path: Path, raw: Any) -> ProjectConfig:
-    """Validate a loaded config.yaml document; errors name the file and the key."""
+def parse_config(path: Path, raw: Any, own: dict[str, Any] | None = None) -> ProjectConfig:
+    """Validate a loaded config.yaml document and poseloop.yaml's (`own`); errors name the
+    file and the key."""
+    own = {**{k: raw[k] for k in OWN_KEYS if isinstance(raw, dict) and k in raw}, **(own or {})}
+    own_source = path.parent / OWN_FILE if (path.parent / OWN_FILE).exists() else path
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping of keys, got {type(raw).__name__}")
     missing = [k for k in REQUIRED if k not in raw]
@@ -170,16 +211,17 @@ def parse_config(path: Path, raw: Any) -> ProjectConfig:
         bodyparts=bodyparts,
         training_fraction=tuple(float(f) for f in fractions),
         iteration=iteration,
-        skeleton=_pairs(path, raw, "skeleton", bodyparts),
+        skeleton=_skeleton(path, raw, bodyparts),
         pcutoff=pcutoff,
         numframes2pick=numframes,
         start=float(_typed(path, raw, "start", (int, float), 0.0)),
         stop=float(_typed(path, raw, "stop", (int, float), 1.0)),
         batch_size=int(_typed(path, raw, "batch_size", int, 8)),
         default_net_type=str(raw.get("default_net_type") or "resnet_50"),
-        flip_pairs=_pairs(path, raw, "flip_pairs", bodyparts),
-        reference_length=_reference(path, raw, bodyparts),
+        flip_pairs=_pairs(own_source, own, "flip_pairs", bodyparts),
+        reference_length=_reference(own_source, own, bodyparts),
         raw=raw,
+        own=own,
     )
 
 
@@ -194,11 +236,41 @@ def load_config(path: str | Path) -> ProjectConfig:
         raw = _yaml().load(path.read_text())
     except (YAMLError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
-    return parse_config(path, raw)
+    return parse_config(path, raw, _load_own(path.parent / OWN_FILE))
+
+
+def _load_own(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {}
+    try:
+        own = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
+    if own is None:
+        return {}
+    if not isinstance(own, dict) or set(own) - set(OWN_KEYS):
+        raise ConfigError(f"{path}: expected a mapping of keys among {list(OWN_KEYS)}")
+    return own
 
 
 def save_config(config: ProjectConfig) -> None:
-    """Write the document back atomically, re-validating it first."""
-    parse_config(config.path, config.raw)
+    """Write both documents back atomically, re-validating them first; poseloop's own keys
+    found in config.yaml move to poseloop.yaml, so DeepLabCut can read config.yaml."""
+    for key in OWN_KEYS:
+        if key in config.raw:
+            config.own.setdefault(key, config.raw.pop(key))
+    parse_config(config.path, config.raw, config.own)
     with atomic_path(config.path) as tmp:
         tmp.write_text(config.dump())
+    if config.own:
+        with atomic_path(config.own_path) as tmp:
+            tmp.write_text(yaml.safe_dump(_plain(config.own), sort_keys=False))
+
+
+def _plain(value: Any) -> Any:
+    """Lists and dicts of ruamel's round-trip types as plain Python ones, for safe_dump."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return str(value) if isinstance(value, str) else value

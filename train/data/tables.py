@@ -19,6 +19,10 @@ from train.data.h5safe import read_h5_frame
 from train.data.keypoints import LabeledFrames, Poses2D, Poses3D
 
 KEY = "df_with_missing"
+# The format version pandas 2 writes into every HDF5 group and reads back to tell the
+# current layout from pre-0.10 files; pandas 3 stopped writing it, and pandas 2 (hence
+# DeepLabCut, which pins pandas < 3) then fails on the file. We write it ourselves.
+PANDAS_FORMAT_VERSION = "0.15.2"
 LEVELS = ["scorer", "bodyparts", "coords"]
 COORDS_3D = ("x", "y", "z", "score", "error", "ncams")
 
@@ -183,6 +187,17 @@ def _write_h5(df: pd.DataFrame, path: Path) -> None:
     fmt = "fixed" if isinstance(df.index, pd.MultiIndex) else "table"
     with atomic_path(path) as tmp:
         df.to_hdf(tmp, key=KEY, mode="w", format=fmt)
+        _stamp_format_version(tmp)
+
+
+def _stamp_format_version(path: Path) -> None:
+    """Give the table's group the ``pandas_version`` attribute pandas 2 needs to read it."""
+    import tables
+
+    with tables.open_file(path, mode="a") as h5:
+        attrs = h5.get_node(f"/{KEY}")._v_attrs
+        if "pandas_version" not in attrs._v_attrnames:
+            attrs.pandas_version = PANDAS_FORMAT_VERSION
 
 
 def _write_csv(df: pd.DataFrame, path: Path) -> None:

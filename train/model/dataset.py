@@ -149,9 +149,8 @@ class LabeledImages:
         return len(self.names)
 
 
-def load_images(project: Project, labels: LabeledFrames, names: list[str],
-                scale: float = 1.0) -> LabeledImages:
-    """Read `names` (relative image paths) from the project, resized by `scale`."""
+def load_images(project: Project, labels: LabeledFrames, names: list[str]) -> LabeledImages:
+    """Read `names` (relative image paths) from the project."""
     index = {img: i for i, img in enumerate(labels.images)}
     images, keypoints = [], []
     for name in names:
@@ -168,11 +167,19 @@ def load_images(project: Project, labels: LabeledFrames, names: list[str],
             raise DataError(f"{project.labels_path(Path(name).parent.name)}: {name}: "
                             f"{labels.bodyparts[j]} at ({xy[j, 0]:g}, {xy[j, 1]:g}) is outside the "
                             f"{bgr.shape[1]}x{bgr.shape[0]} image")
-        images.append(resize_rgb(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), scale))
-        keypoints.append(scale_points(xy, scale))
+        images.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+        keypoints.append(xy)
     k = len(labels.bodyparts)
     kp = np.stack(keypoints).astype(np.float32) if keypoints else np.zeros((0, k, 2), np.float32)
     return LabeledImages(list(names), images, kp)
+
+
+def rescale(data: LabeledImages, scale: float) -> LabeledImages:
+    """`data` with images and labels resized by `scale` (itself when `scale` is 1)."""
+    if scale == 1:
+        return data
+    return LabeledImages(data.names, [resize_rgb(img, scale) for img in data.images],
+                         scale_points(data.keypoints, scale).astype(np.float32))
 
 
 def _crop_origin(size: int, crop: int, lo: float, hi: float, margin: float,
@@ -191,9 +198,11 @@ def _crop_origin(size: int, crop: int, lo: float, hi: float, margin: float,
 
 
 def crop_batch(data: LabeledImages, idx: np.ndarray, crop_hw: tuple[int, int], margin: float,
-               rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+               rng: np.random.Generator, anywhere: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """Crops ``(B, ch, cw, 3) uint8`` around the labeled points of images `idx` and their
-    keypoints ``(B, K, 2)`` in crop pixels. Smaller images are padded with zeros."""
+    keypoints ``(B, K, 2)`` in crop pixels. With probability `anywhere` a crop is placed
+    uniformly in the image instead (so the net also sees the background that whole frames
+    show at test time). Smaller images are padded with zeros."""
     ch, cw = crop_hw
     out = np.zeros((len(idx), ch, cw, 3), np.uint8)
     kps = data.keypoints[idx].copy()
@@ -201,7 +210,7 @@ def crop_batch(data: LabeledImages, idx: np.ndarray, crop_hw: tuple[int, int], m
         image = data.images[i]
         h, w = image.shape[:2]
         pts = kps[b][np.isfinite(kps[b]).all(axis=1)]
-        if len(pts):
+        if len(pts) and not (anywhere > 0 and rng.random() < anywhere):
             x0 = _crop_origin(w, cw, pts[:, 0].min(), pts[:, 0].max(), margin, rng)
             y0 = _crop_origin(h, ch, pts[:, 1].min(), pts[:, 1].max(), margin, rng)
         else:

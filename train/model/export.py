@@ -11,10 +11,10 @@ import torch
 from calib.errors import ModelError
 from train.data.project import Project, open_project
 from train.model.artifact import ModelMeta, export_model
-from train.model.backbones import backbone_stride
+from train.model.backbones import MEAN, STD, backbone_stride
 from train.model.network import DeployNet, build_network
+from train.model.paths import scorer_name, snapshot_uid
 from train.model.train_config import ModelDir, TrainConfig
-from train.model.trainer import MEAN, STD
 
 log = logging.getLogger(__name__)
 
@@ -93,8 +93,8 @@ def export_network(project: str | Path | Project, shuffle: int = 1, out: str | P
     c = project.config
     meta = ModelMeta(
         bodyparts=bodyparts,
-        scorer=(f"DLC_{config.net.replace('_', '')}_{c.task}{c.date}shuffle{shuffle}"
-                f"_{state.get('epoch', 0)}"),
+        scorer=scorer_name(config.net, c.task, c.date, shuffle,
+                           snapshot_uid(state.get("epoch", 0), path == model_dir.best_snapshot)),
         stride=config.stride,
         skeleton=[list(p) for p in c.skeleton],
         mean=list(MEAN), std=list(STD), color="RGB",

@@ -1,6 +1,6 @@
 """Training configuration (a validated dataclass, stored as YAML in the model folder) and
-the model folder layout of DeepLabCut 3:
-``dlc-models-pytorch/iteration-N/<Task><date>-trainset<P>shuffle<S>/{train,test}/``.
+the model folder layout, DeepLabCut 3's under poseloop's own root (:mod:`train.model.paths`):
+``poseloop-models/iteration-N/<Task><date>-trainset<P>shuffle<S>/{train,test}/``.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import yaml
 from calib.errors import ConfigError
 from calib.fileio import atomic_path
 from train.data.project import Project
+from train.model.paths import model_folder
 
 CONFIG_FILE = "pytorch_config.yaml"
 SCHEDULES = ("cosine", "step", "constant")
@@ -38,6 +39,7 @@ class TrainConfig:
     warmup_epochs: int = 2
     crop_size: list[int] | None = None  # [h, w] crops around the animal; None: whole frames
     crop_margin: float = 16.0
+    crop_anywhere: float = 0.0  # fraction of crops placed anywhere in the frame
     input_scale: float = 1.0
     sigma: float = 6.0  # heatmap Gaussian, px
     locref_std: float = 7.2801
@@ -52,7 +54,7 @@ class TrainConfig:
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     threads: int | None = None  # CPU threads for torch (None: torch's default)
     amp: bool = True  # mixed precision, on CUDA only
-    channels_last: bool = True  # on CUDA only
+    channels_last: bool = True  # NHWC weights and inputs (faster on CUDA and on x86 CPUs)
     # train.model.augment.config.AugmentConfig settings ({}: its defaults); None or
     # enabled: false = off
     augment: dict[str, Any] | None = field(default_factory=dict)
@@ -77,6 +79,8 @@ class TrainConfig:
         for key in ("lr", "sigma", "locref_std", "locref_radius", "input_scale"):
             if not getattr(self, key) > 0:
                 raise bad(key, "must be > 0")
+        if not 0 <= self.crop_anywhere <= 1:
+            raise bad("crop_anywhere", "must be in [0, 1]")
         for key in ("weight_decay", "locref_weight", "heatmap_weight", "crop_margin"):
             if getattr(self, key) < 0:
                 raise bad(key, "must be >= 0")
@@ -118,29 +122,6 @@ class TrainConfig:
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
 
 
-# Tuned presets (see the report of issue 3): from scratch, CPU-friendly. "demo": the
-# synthetic 320x240 project, 128x128 crops at full resolution, ResNet-18 without the
-# dilated last stage and three transposed convolutions to stride 4.
-PRESETS: dict[str, dict[str, Any]] = {
-    "default": {},
-    "demo": dict(net="resnet_18", weights="none", stride=4, dilate=False, head_channels=64,
-                 epochs=100, batch_size=8, lr=3e-3, locref_weight=1.0, crop_size=[128, 128],
-                 max_minutes=5.0, eval_every=5, threads=1,  # robust when the cores are shared
-                 augment=dict(crop=0.0, jpeg=0.0, motion_blur=0.0, gaussian_blur=0.0, noise=0.0,
-                              scale=[0.8, 1.2], translate=0.0)),
-    "openfield": dict(net="resnet_18", weights="none", stride=4, dilate=False, head_channels=64,
-                      epochs=400, batch_size=8, lr=3e-3, locref_weight=1.0, crop_size=[192, 192],
-                      max_minutes=45.0, eval_every=5,
-                      augment=dict(crop=0.0, hflip=0.0, scale=[0.8, 1.2], translate=0.0)),
-}
-
-
-def preset(name: str, **changes: Any) -> TrainConfig:
-    if name not in PRESETS:
-        raise ConfigError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
-    return TrainConfig(**PRESETS[name]).replace(**changes)
-
-
 @dataclass(frozen=True)
 class ModelDir:
     """A shuffle's model folder: ``train/`` (config, log, snapshots) and ``test/``
@@ -158,7 +139,7 @@ class ModelDir:
         c = project.config
         fraction = c.training_fraction[0] if fraction is None else float(fraction)
         name = f"{c.task}{c.date}-trainset{percent(fraction)}shuffle{shuffle}"
-        path = project.root / "dlc-models-pytorch" / f"iteration-{c.iteration}" / name
+        path = model_folder(project.root, c.iteration, name)
         return cls(path, project.root, shuffle, fraction)
 
     @property

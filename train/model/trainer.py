@@ -24,16 +24,17 @@ from tqdm import tqdm
 from calib.errors import ModelError
 from calib.fileio import atomic_path
 from train.data.project import Project, open_project
-from train.model.dataset import LabeledImages, crop_batch, load_images, make_split
+from train.data.sides import flip_pairs
+from train.model.backbones import MEAN, STD
+from train.model.dataset import LabeledImages, Split, crop_batch, load_images, make_split, rescale
+from train.model.defaults import Choice, apply_settings, choose_config, given_settings
 from train.model.network import DeployNet, build_network
 from train.model.targets import make_targets, pose_loss
 from train.model.train_config import ModelDir, TrainConfig
 
 log = logging.getLogger(__name__)
 
-MEAN = (0.485, 0.456, 0.406)
-STD = (0.229, 0.224, 0.225)
-LOG_FIELDS = ("epoch", "iteration", "wall_s", "loss", "heatmap_loss", "locref_loss", "lr",
+LOG_FIELDS = ("epoch", "iteration", "wall_s", "cpu_s", "loss", "heatmap_loss", "locref_loss", "lr",
               "samples_per_s", "test_error")
 SNAPSHOT_SECONDS = 60.0
 
@@ -92,6 +93,7 @@ class State:
     epoch: int = 0  # epochs completed
     iteration: int = 0
     wall_s: float = 0.0  # training time over all sessions
+    cpu_s: float = 0.0  # CPU time of the process meanwhile (all threads): shows a shared machine
     best_error: float = math.inf
     best_epoch: int = -1
 
@@ -150,7 +152,7 @@ class Trainer:
         n_kp = len(self.bodyparts)
         self.net = build_network(config, n_kp).to(self.device)
         self.cuda = self.device.type == "cuda"
-        if self.cuda and config.channels_last:
+        if config.channels_last:
             self.net = self.net.to(memory_format=torch.channels_last)
         self.deploy = DeployNet(self.net, config.locref_std)
         self.optimizer = torch.optim.AdamW(self.net.parameters(), lr=config.lr,
@@ -209,7 +211,7 @@ class Trainer:
         if self.augmenter is not None:
             images, keypoints = self.augmenter(images, keypoints)
         x = normalize(images)
-        if self.cuda and self.config.channels_last:
+        if self.config.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         with torch.autocast(self.device.type, dtype=self.amp_dtype or torch.bfloat16,
                             enabled=self.amp_dtype is not None):
@@ -232,7 +234,8 @@ class Trainer:
         repeats = math.ceil(self.iters_per_epoch * b / n)
         order = np.concatenate([rng.permutation(n) for _ in range(repeats)])
         return [crop_batch(self.train_data, order[i * b:(i + 1) * b], self.crop_hw,
-                           self.config.crop_margin, rng) for i in range(self.iters_per_epoch)]
+                           self.config.crop_margin, rng, self.config.crop_anywhere)
+                for i in range(self.iters_per_epoch)]
 
     def test_error(self) -> float:
         data = self.test_data if len(self.test_data) else self.train_data
@@ -296,6 +299,7 @@ class Trainer:
         logger = _Logger(self.dir.log_path, self.state.epoch if self.state.iteration else None)
         self._session_start = last_save = time.perf_counter()
         self._wall_before = self.state.wall_s
+        cpu_start, cpu_before = time.process_time(), self.state.cpu_s
         bar = tqdm(total=cfg.epochs * self.iters_per_epoch, unit="it", desc=f"train {cfg.net}",
                    initial=self.state.epoch * self.iters_per_epoch, disable=not self.progress,
                    dynamic_ncols=True)
@@ -311,8 +315,10 @@ class Trainer:
                 final = self._progress() >= 1.0
                 error = self._evaluate_epoch(final)
                 self.state.wall_s = self._wall_before + time.perf_counter() - self._session_start
+                self.state.cpu_s = cpu_before + time.process_time() - cpu_start
                 logger.write({"epoch": self.state.epoch, "iteration": self.state.iteration,
-                              "wall_s": f"{self.state.wall_s:.2f}", **row,
+                              "wall_s": f"{self.state.wall_s:.2f}",
+                              "cpu_s": f"{self.state.cpu_s:.2f}", **row,
                               "test_error": "" if math.isnan(error) else f"{error:.3f}"})
                 if not math.isnan(error):
                     bar.write(f"epoch {self.state.epoch}: test error {error:.2f} px (best "
@@ -329,28 +335,78 @@ class Trainer:
         return self.state
 
 
-def train_network(project: str | Path | Project, config: TrainConfig | None = None,
-                  shuffle: int = 1, resume: bool = False, test_images: list[str] | None = None,
-                  progress: bool = True) -> ModelDir:
-    """Train shuffle `shuffle` of `project` with `config`; returns its model folder.
+@dataclass
+class TrainingRun:
+    """What training (or its preview) works on: the project's split, images in memory at
+    the config's scale, the config and the choices made for the user."""
 
-    `resume` continues from the latest snapshot (with the stored config unless `config`
-    is given); `test_images` gives a user split (relative image paths).
-    """
+    project: Project
+    model_dir: ModelDir
+    split: Split
+    train: LabeledImages
+    test: LabeledImages
+    config: TrainConfig
+    flip_pairs: tuple[tuple[str, str], ...]
+    choices: list[Choice]
+
+
+def prepare_training(project: str | Path | Project, config: TrainConfig | None, shuffle: int,
+             resume: bool, test_images: list[str] | None, options: dict) -> TrainingRun:
     if not isinstance(project, Project):
         project = open_project(project)
     model_dir = ModelDir.of(project, shuffle)
-    if config is None:
-        config = model_dir.read_config() if resume else TrainConfig()
+    given = given_settings(options)
     labels = project.load_labels()
     split = make_split(project, shuffle, model_dir.training_fraction, test_images=test_images,
                        labels=labels)
-    train = load_images(project, labels, split.train, config.input_scale)
-    test = load_images(project, labels, split.test, config.input_scale)
-    log.info("training %s on %d images (%d test) of %s", config.net, len(train), len(test),
-             project.root)
-    trainer = Trainer(config, project.config.bodyparts, model_dir, train, test, progress,
-                      project.config.flip_pairs)
+    train = load_images(project, labels, split.train)
+    test = load_images(project, labels, split.test)
+    pairs = flip_pairs(project.config)
+    if config is None and resume and model_dir.config_path.exists():
+        config = model_dir.read_config()
+    choices: list[Choice] = []
+    if config is not None:
+        config = apply_settings(config, given)
+    else:
+        device = resolve_device(given.get("device", "auto"))
+        frame_hw = (max(img.shape[0] for img in train.images),
+                    max(img.shape[1] for img in train.images))
+        config, choices = choose_config(given, device, train.keypoints, frame_hw, pairs)
+        log.info("settings chosen for %s (%s), %d training frames up to %dx%d px; options "
+                 "given on the command line or in Python win:", device, device.type,
+                 len(train), frame_hw[1], frame_hw[0])
+        for choice in choices:
+            log.info("  %s", choice)
+    return TrainingRun(project, model_dir, split, rescale(train, config.input_scale),
+                rescale(test, config.input_scale), config, pairs, choices)
+
+
+def train_network(project: str | Path | Project, config: TrainConfig | None = None,
+                  shuffle: int = 1, resume: bool = False, test_images: list[str] | None = None,
+                  progress: bool = True, *, net: str | None = None, weights: str | None = None,
+                  stride: int | None = None, epochs: int | None = None,
+                  batch_size: int | None = None, lr: float | None = None,
+                  crop: tuple[int, int] | None = None, input_scale: float | None = None,
+                  max_minutes: float | None = None, save_every: int | None = None,
+                  seed: int | None = None, device: str | None = None, threads: int | None = None,
+                  augment: bool = True) -> ModelDir:
+    """Train shuffle `shuffle` of `project`; returns its model folder.
+
+    Settings: `config` when given, else the stored config when resuming, else chosen for
+    the device and the frames (:func:`train.model.defaults.choose_config`, logged with
+    the reasons); the keyword options (None: not given) override any of them. `resume`
+    continues from the latest snapshot; `test_images` gives a user split (relative image
+    paths); `crop` is ``(H, W)``; ``augment=False`` trains without augmentation.
+    """
+    run = prepare_training(project, config, shuffle, resume, test_images, dict(
+        net=net, weights=weights, stride=stride, epochs=epochs, batch_size=batch_size, lr=lr,
+        crop=crop, input_scale=input_scale, max_minutes=max_minutes, save_every=save_every,
+        seed=seed, device=device, threads=threads, augment=augment))
+    project, model_dir, config = run.project, run.model_dir, run.config
+    log.info("training %s on %d images (%d test) of %s", config.net, len(run.train),
+             len(run.test), project.root)
+    trainer = Trainer(config, project.config.bodyparts, model_dir, run.train, run.test, progress,
+                      run.flip_pairs)
     snapshots = model_dir.snapshots()
     if resume and snapshots:
         trainer.load_snapshot(snapshots[-1])
@@ -359,34 +415,35 @@ def train_network(project: str | Path | Project, config: TrainConfig | None = No
     if not resume or not snapshots:
         for old in [*snapshots, model_dir.best_snapshot]:
             old.unlink(missing_ok=True)
-    model_dir.write_config(config, {
-        "project": str(project.root), "bodyparts": list(project.config.bodyparts),
-        "split": str(split.path), "shuffle": shuffle, "training_fraction": split.training_fraction,
-        "crop_hw": list(trainer.crop_hw)})
+    extra = {"project": str(project.root), "bodyparts": list(project.config.bodyparts),
+             "split": str(run.split.path), "shuffle": shuffle,
+             "training_fraction": run.split.training_fraction, "crop_hw": list(trainer.crop_hw),
+             "flip_pairs": [list(p) for p in run.flip_pairs]}
+    if run.choices:
+        extra["chosen"] = {c.key: c.why for c in run.choices}
+    model_dir.write_config(config, extra)
     state = trainer.run()
     log.info("trained %d epochs in %.1f min; best test error %.2f px at epoch %d -> %s",
              state.epoch, state.wall_s / 60, state.best_error, state.best_epoch, model_dir.path)
     return model_dir
 
 
-def preview_augmentation(project: str | Path | Project, config: TrainConfig, shuffle: int = 1,
-                         path: str | Path | None = None, n: int = 8) -> Path:
+def preview_augmentation(project: str | Path | Project, config: TrainConfig | None = None,
+                         shuffle: int = 1, path: str | Path | None = None, n: int = 8,
+                         **options) -> Path:
     """Write a picture of `n` training samples as the trainer feeds them (crops, then
-    `config`'s augmentation) with their keypoints drawn; returns its path."""
+    the augmentation) with their keypoints drawn; returns its path. Settings as in
+    :func:`train_network`, whose keyword options `options` are."""
     from train.model.augment.preview import write_augmentation_preview
 
-    if not isinstance(project, Project):
-        project = open_project(project)
-    model_dir = ModelDir.of(project, shuffle)
-    labels = project.load_labels()
-    split = make_split(project, shuffle, model_dir.training_fraction, labels=labels)
-    train = load_images(project, labels, split.train, config.input_scale)
+    run = prepare_training(project, config, shuffle, False, None, options)
+    config = run.config
     rng = np.random.default_rng(config.seed)
-    images, kps = crop_batch(train, rng.permutation(len(train))[:n], crop_hw(train, config),
-                             config.crop_margin, rng)
-    path = Path(path) if path else model_dir.train_dir / "augmentation_preview.png"
+    images, kps = crop_batch(run.train, rng.permutation(len(run.train))[:n],
+                             crop_hw(run.train, config), config.crop_margin, rng)
+    path = Path(path) if path else run.model_dir.train_dir / "augmentation_preview.png"
     path.parent.mkdir(parents=True, exist_ok=True)
     write_augmentation_preview(_image_tensor(images, torch.device("cpu")), torch.from_numpy(kps),
-                               make_augmenter(config, project.config.bodyparts,
-                                              project.config.flip_pairs), path)
+                               make_augmenter(config, run.project.config.bodyparts,
+                                              run.flip_pairs), path)
     return path

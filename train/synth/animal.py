@@ -270,7 +270,7 @@ def make_synthetic_project(workdir: str | Path, config: SynthConfig, n_labeled: 
     frames spread over it saved as PNG under ``labeled-data/<video stem>/img<NNNN>.png``
     (decoded from the written mp4, so they carry its compression), and
     ``CollectedData_<scorer>.h5/.csv`` with the exact ground truth (occluded parts NaN, as a
-    human would leave them). config.yaml lists bodyparts, skeleton and flip_pairs.
+    human would leave them). config.yaml lists bodyparts and skeleton, poseloop.yaml flip_pairs.
     `seed` picks which frame of each stretch of the video is labeled.
     """
     from tqdm import tqdm

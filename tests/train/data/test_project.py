@@ -134,3 +134,33 @@ def test_video_reader_counts_frames(small_video):
     with VideoReader(small_video) as r:
         frames = list(r)
     assert len(frames) == 20 == r.n_frames and frames[0].shape == (48, 64, 3)
+
+
+def test_placeholder_skeleton_entries_warn_once_and_are_skipped(tmp_path, caplog):
+    # DeepLabCut's template skeleton, left in place after the bodyparts were renamed
+    text = GOOD + "skeleton:\n- [bodypart1, bodypart2]\n- [objectA, b]\n- [a, b]\n"
+    with caplog.at_level("WARNING"):
+        config = load_config(_config(tmp_path, text))
+    assert config.skeleton == (("a", "b"),)
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1
+    assert "bodypart1" in warnings[0] and "objectA" in warnings[0]
+    with pytest.raises(ConfigError, match="skeleton"):
+        load_config(_config(tmp_path, GOOD + "skeleton:\n- [a, b, c]\n"))
+
+
+def test_own_keys_live_in_poseloop_yaml(tmp_path):
+    # DeepLabCut 3 refuses config.yaml keys it does not know: poseloop's go beside it
+    from train.data.config import save_config
+
+    path = _config(tmp_path, GOOD + "flip_pairs: [[a, b]]\n")
+    config = load_config(path)
+    assert config.flip_pairs == (("a", "b"),)
+    config.set("reference_length", ["a", "b"])
+    save_config(config)
+    assert "flip_pairs" not in path.read_text() and "reference_length" not in path.read_text()
+    again = load_config(path)
+    assert again.flip_pairs == (("a", "b"),) and again.reference_length == ("a", "b")
+    (tmp_path / "poseloop.yaml").write_text("flip_pairs: [[a, zz]]\n")
+    with pytest.raises(ConfigError, match="poseloop.yaml.*zz"):
+        load_config(path)

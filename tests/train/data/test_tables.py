@@ -112,3 +112,16 @@ def test_written_tables_get_the_umask_mode(tmp_path):
         os.umask(old)
     assert path.stat().st_mode & 0o777 == 0o644
     assert path.with_suffix(".csv").stat().st_mode & 0o777 == 0o644
+
+
+@pytest.mark.parametrize("style", ["flat", "tuple"])
+def test_written_h5_carries_the_format_version_pandas_2_reads(tmp_path, style):
+    # pandas 3 stopped writing this attribute; pandas 2 (DeepLabCut's) cannot read a
+    # table without it. tests/interop reads these files with pandas 2 itself.
+    import tables as pytables
+
+    images = ["labeled-data/v1/img001.png"] if style == "tuple" else ["img001.png"]
+    labels = LabeledFrames("alice", ("nose",), images, np.ones((1, 1, 2)), index_style=style)
+    path = tables.write_labels(labels, tmp_path / "CollectedData_alice.h5", csv=False)
+    with pytables.open_file(path) as h5:
+        assert h5.get_node("/df_with_missing")._v_attrs.pandas_version == "0.15.2"

@@ -123,3 +123,27 @@ def test_extract_cli(tiny_project, capsys):
     assert cli(["extract", str(tiny_project.root), "--algo", "uniform", "--videos", "scenes"]) == 0
     assert "scenes: 6 new frames" in capsys.readouterr().out
     assert cli(["extract", str(tiny_project.root), "--videos", "nosuch"]) == 1
+
+
+def test_missing_videos_are_skipped_with_one_warning(tiny_project, scene_video, caplog):
+    from train.data.config import save_config
+
+    for gone in ("gone1.mp4", "gone2.mp4"):
+        tiny_project.config.raw["video_sets"][str(tiny_project.root / "videos" / gone)] = {
+            "crop": "0, 64, 0, 48"}
+    save_config(tiny_project.config)
+    with caplog.at_level("WARNING"):
+        out = extract_frames(tiny_project.root, algo="uniform")
+    assert list(out) == ["scenes"] and len(out["scenes"]) == 6
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1 and "gone1.mp4" in warnings[0] and "gone2.mp4" in warnings[0]
+    with pytest.raises(ConfigError, match="no existing video"):
+        extract_frames(tiny_project.root, videos=["gone1"])
+
+
+def test_extract_from_a_listed_video_outside_video_sets(tiny_project, scene_video, tmp_path):
+    other = tmp_path / "other.mp4"
+    other.write_bytes(scene_video.read_bytes())
+    out = extract_frames(tiny_project.root, algo="uniform", videos=[str(other)])
+    assert list(out) == ["other"] and len(out["other"]) == 6
+    assert all(p.parent == tiny_project.root / "labeled-data" / "other" for p in out["other"])

@@ -96,3 +96,38 @@ def test_augmentation_settings_are_validated():
     with pytest.raises(ConfigError, match="rotation"):
         TrainConfig(augment={"rotation": "lots"})
     assert TrainConfig(augment=None).augment is None
+
+
+def test_every_train_option_reaches_the_python_function(blob_project, monkeypatch):
+    import train.model.trainer as trainer
+    from stream.cli import main as cli
+
+    calls = {}
+
+    def fake_train(project, **kwargs):
+        calls.update(kwargs, project=project)
+        return ModelDir.of(blob_project)
+
+    monkeypatch.setattr(trainer, "train_network", fake_train)
+    assert cli(["train", str(blob_project.root), "--shuffle", "2", "--net", "resnet_18",
+                "--weights", "none", "--stride", "4", "--epochs", "3", "--batch-size", "2",
+                "--lr", "0.01", "--crop", "64", "96", "--input-scale", "0.5", "--max-minutes",
+                "1.5", "--save-every", "2", "--seed", "7", "--device", "cpu", "--threads", "1",
+                "--resume", "--test-images", "labeled-data/clip/img000.png",
+                "--no-augment"]) == 0
+    assert calls == dict(project=str(blob_project.root), shuffle=2, net="resnet_18",
+                         weights="none", stride=4, epochs=3, batch_size=2, lr=0.01, crop=[64, 96],
+                         input_scale=0.5, max_minutes=1.5, save_every=2, seed=7, device="cpu",
+                         threads=1, resume=True, test_images=["labeled-data/clip/img000.png"],
+                         augment=False)
+
+
+@pytest.mark.gpu
+def test_gpu_defaults_train_with_amp_and_channels_last(blob_project):
+    from train.model.trainer import train_network
+
+    model_dir = train_network(blob_project, progress=False, weights="none", epochs=2,
+                              device="cuda")
+    config = model_dir.read_config()
+    assert config.net == "resnet_50" and config.amp and config.channels_last
+    assert model_dir.best_snapshot.exists()

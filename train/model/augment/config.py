@@ -20,7 +20,8 @@ class AugmentConfig:
     ``translate`` max shift as a fraction of width/height; ``crop`` probability of a
     random resized crop keeping ``crop_area`` of the image with aspect ``crop_ratio``
     (resized back to the input size); ``hflip`` probability of a horizontal flip (left/
-    right bodyparts are swapped). Photometric: ``brightness`` additive shift (max, in
+    right bodyparts are swapped; off unless set: the trainer's defaults set it when the
+    bodyparts have left/right pairs). Photometric: ``brightness`` additive shift (max, in
     [0, 1] units), ``contrast`` and ``saturation`` factor ``1 +- strength``, each applied
     with probability ``color_p``; ``gaussian_blur`` probability with sigma range
     ``gaussian_blur_sigma`` in pixels; ``motion_blur`` probability with kernel length up to
@@ -36,7 +37,7 @@ class AugmentConfig:
     crop: float = 0.25
     crop_area: Range = (0.6, 1.0)
     crop_ratio: Range = (0.75, 4 / 3)
-    hflip: float = 0.5
+    hflip: float = 0.0
     brightness: float = 0.2
     contrast: float = 0.3
     saturation: float = 0.3

@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 class Augmenter(nn.Module):
     """Augment a training batch and move its keypoints along; runs on the batch's device.
 
-    ``bodyparts`` names the K keypoints; ``flip_pairs`` (from config.yaml) are swapped
+    ``bodyparts`` names the K keypoints; ``flip_pairs`` (from poseloop.yaml) are swapped
     after a horizontal flip, so "left ear" stays the animal's left ear.
     """
 
@@ -46,7 +46,7 @@ class Augmenter(nn.Module):
         sided = [b for b in self.bodyparts if "left" in b.lower() or "right" in b.lower()]
         if config.enabled and config.hflip > 0 and not flip_pairs and sided:
             log.warning("horizontal flip is on but no flip_pairs are declared: %s keep their "
-                        "names when mirrored (declare flip_pairs in config.yaml)", sided)
+                        "names when mirrored (declare flip_pairs in poseloop.yaml)", sided)
 
     def forward(self, images: torch.Tensor, keypoints: torch.Tensor,
                 generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
