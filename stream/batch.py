@@ -7,6 +7,8 @@ analysis table ``<destfolder>/<video stem><scorer>.h5`` (and ``.csv`` on request
 from __future__ import annotations
 
 import logging
+import os
+import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +18,7 @@ from tqdm import tqdm
 from calib.errors import DataError, VideoError
 from calib.fileio import check_writable
 from stream import messages as m
+from stream.node import pid_alive
 from stream.recording import read_recording, recording_path
 from stream.rig import InferenceSpec, RecorderSpec, SourceSpec, free_endpoint
 from stream.supervisor import Supervisor
@@ -53,6 +56,18 @@ def _check_videos(videos: list[str | Path]) -> list[_Video]:
         with VideoReader(path) as reader:
             out.append(_Video(f"video{i}", path, reader.n_frames))
     return out
+
+
+TMP_PREFIX = "poseloop-analyze-"
+
+
+def _remove_stale_folders() -> None:
+    """Remove the temporary folders of analyses whose process is gone (killed before it
+    could clean up); a folder is named after its process id."""
+    for folder in Path(tempfile.gettempdir()).glob(f"{TMP_PREFIX}*-*"):
+        pid = folder.name[len(TMP_PREFIX):].split("-", 1)[0]
+        if pid.isdigit() and not pid_alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def _check_destinations(folders: list[Path]) -> None:
@@ -157,7 +172,8 @@ def analyze_videos(
     vids = _check_videos(videos)
     dest = str(Path(destfolder).resolve()) if destfolder is not None else None
     _check_destinations([Path(dest)] if dest else [v.path.parent for v in vids])
-    with tempfile.TemporaryDirectory(prefix="poseloop-analyze-") as tmp:
+    _remove_stale_folders()
+    with tempfile.TemporaryDirectory(prefix=f"{TMP_PREFIX}{os.getpid()}-") as tmp:
         if recordings is not None:
             tmp = str(Path(recordings).resolve())
         source = SourceSpec(

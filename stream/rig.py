@@ -384,12 +384,18 @@ def _resolve_3d(rig: Rig, base: Path) -> None:
 def _resolve_recorders(rig: Rig, base: Path) -> None:
     where = str(rig.path)
     producers = {i.name: i for i in rig.inference} | {t.name: t for t in rig.triangulates}
+    folders: dict[str, str] = {}
     for i, rec in enumerate(rig.recorders):
         w = f"{where}: recorder[{i}] ({rec.name})"
         _inputs(w, rec.inputs, producers, "inference or triangulate nodes")
         _positive(w, "flush_s", rec.flush_s)
         rec.mode = rig.mode
         rec.folder = str((base / rec.folder).resolve())
+        if rec.folder in folders:
+            raise ConfigError(f"{w}: field 'folder': {rec.folder} is also the folder of recorder "
+                              f"{folders[rec.folder]!r}; two recorders there would write over "
+                              "each other's files")
+        folders[rec.folder] = rec.name
         try:
             check_writable(rec.folder)
         except OSError as exc:
@@ -406,6 +412,19 @@ def _resolve_recorders(rig: Rig, base: Path) -> None:
             if s.camera in rec.cameras:
                 video = s.path if s.kind == "video" else s.camera
                 rec.table_paths[s.camera] = [video, rec.folder]
+        _refuse_earlier_recordings(w, rec)
+
+
+def _refuse_earlier_recordings(where: str, rec: RecorderSpec) -> None:
+    """A rerun never overwrites a recording: name the first one already there."""
+    from stream.recording import recording3d_path, recording_path
+
+    for stream in rec.cameras:
+        for path in (recording_path(rec.folder, stream), recording3d_path(rec.folder, stream)):
+            if path.exists():
+                raise ConfigError(f"{where}: field 'folder': {path} holds the recording of an "
+                                  "earlier run, and recordings are never overwritten (move it, "
+                                  "or choose another folder)")
 
 
 def _resolve_viewers(rig: Rig) -> None:

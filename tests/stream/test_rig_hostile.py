@@ -40,3 +40,23 @@ def test_recorder_folder_that_cannot_be_created(rig_dir, capsys):
     assert cli(["run", str(path)]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "field 'folder'" in err[0]
+
+
+def test_two_recorders_in_one_folder(rig_dir):
+    path = rig_dir / "rig.toml"
+    path.write_text(BASE + "[[recorder]]\nname = 'r2'\ninputs = ['pose']\n")
+    with pytest.raises(ConfigError, match=r"recorder\[1\] \(r2\): field 'folder'.*also the "
+                                          r"folder of recorder 'rec'"):
+        load_rig(path)
+
+
+def test_rerun_never_overwrites_a_recording(rig_dir):
+    path = rig_dir / "rig.toml"
+    path.write_text(BASE)
+    load_rig(path)
+    old = rig_dir / "recording" / "cam0.rec.h5"
+    old.write_bytes(b"an earlier run's recording")
+    with pytest.raises(ConfigError, match=r"field 'folder': .*cam0.rec.h5 holds the recording "
+                                          "of an earlier run"):
+        load_rig(path)
+    assert old.read_bytes() == b"an earlier run's recording"
