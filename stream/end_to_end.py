@@ -84,9 +84,7 @@ def run_demo(
     model = export_network(project)
     print("[4/4] analyzing the video through the streaming runtime (batch mode)")
     video = project.videos()[0]
-    (analysis,) = analyze_videos(model, [video], destfolder=outdir, csv=True,
-                                 batch_size=batch_size)
-    table = analysis.table
+    (table,) = analyze_videos(model, [video], destfolder=outdir, csv=True, batch_size=batch_size)
     train_frames = {_frame_index(img) for img in split.train}
     video_error, scored = heldout_error(table, groundtruth_path(video), train_frames)
     result = DemoResult(

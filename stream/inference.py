@@ -1,7 +1,8 @@
 """The inference node: frames in, 2D poses out, with the exported model only.
 
-It batches across cameras and time, up to ``batch_size`` frames and ``max_wait_ms``
-after the first frame of a batch (frames of different sizes go in separate batches).
+It batches across cameras and time, up to ``batch_size`` frames (frames of different
+sizes go in separate batches): in live mode waiting at most ``max_wait_ms`` after the
+first frame of a batch, in batch mode until the batch is full or its camera ends.
 
 - batch mode: every frame is kept, in arrival order (which is each camera's order);
   a camera's end message is passed on after all of its poses.
@@ -15,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections import defaultdict
 
 import zmq
@@ -36,7 +36,6 @@ class WaitingFrames:
     def __init__(self, live: bool):
         self.live = live
         self.frames: list[m.FrameMessage] = []
-        self.first_t = 0.0
         self.last_seq: dict[str, int] = defaultdict(lambda: -1)  # last seq seen per camera
         self.skipped: dict[str, int] = defaultdict(int)
         self.unreported = 0  # skips not yet published in stats
@@ -49,8 +48,6 @@ class WaitingFrames:
         if gap > 0:
             self._skip(frame.camera, gap)
         self.last_seq[frame.camera] = max(self.last_seq[frame.camera], frame.seq)
-        if not self.frames:
-            self.first_t = time.monotonic()
         if self.live:
             for i, old in enumerate(self.frames):
                 if old.camera == frame.camera:
@@ -79,8 +76,6 @@ class WaitingFrames:
         else:
             out = [f for f in self.frames if f.camera == camera]
             self.frames = [f for f in self.frames if f.camera != camera]
-        if self.frames:
-            self.first_t = time.monotonic()
         return out
 
 
@@ -222,17 +217,16 @@ def run_live(spec: InferenceSpec, node, inp: zmq.Socket, runner: Runner,
 
 def run_batch(spec: InferenceSpec, node, inp: zmq.Socket, runner: Runner,
               expect: Expect) -> set[str]:
+    """Batches of exactly ``batch_size`` frames, or the rest of a camera when it ends,
+    never cut by time: the same video is cut into the same batches on every run (and by
+    :mod:`stream.scale`), which makes its poses reproducible to the bit."""
     pending = WaitingFrames(live=False)
     ended: set[str] = set()
-    wait_s = spec.max_wait_ms / 1000
     while len(ended) < len(spec.cameras):
         if node.stop.grace_over(STOP_GRACE_S):
             log.warning("%s: stopped before every source ended", spec.name)
             break
-        timeout = POLL_MS
-        if pending:
-            timeout = max(0, int((pending.first_t + wait_s - time.monotonic()) * 1000))
-        for msg in node.bus.drain(inp, timeout, limit=None, expect=expect):
+        for msg in node.bus.drain(inp, POLL_MS, limit=None, expect=expect):
             if isinstance(msg, m.FrameMessage):
                 pending.add(msg)
             elif isinstance(msg, m.EndMessage):
@@ -243,9 +237,7 @@ def run_batch(spec: InferenceSpec, node, inp: zmq.Socket, runner: Runner,
             if len(pending) >= spec.batch_size:
                 break  # up to one batch, then run it
         node.stats.queue = len(pending)
-        if pending and (
-            len(pending) >= spec.batch_size or time.monotonic() - pending.first_t >= wait_s
-        ):
+        if len(pending) >= spec.batch_size:
             runner.run(pending.take(limit=spec.batch_size))
         node.stats.tick()
     return ended

@@ -43,7 +43,7 @@ from typing import ClassVar
 import h5py
 import numpy as np
 
-from calib.errors import RecordingError
+from calib.errors import DataError, RecordingError
 from stream import messages as m
 from stream.bus import MAX_LEAP
 from stream.h5clear import clear_open_flags, open_flags
@@ -249,6 +249,19 @@ def _by_frame(index: np.ndarray, values: np.ndarray, n: int, fill: float) -> np.
     return out
 
 
+def poses_by_frame(rec: dict, n: int):
+    """The 2D poses of recording `rec` (from :func:`read_recording`) as `n` rows, one per
+    frame index (:class:`Poses2D`), NaN where a frame has no pose: it did not decode, was
+    skipped live, or came after the last flush of a recorder that was killed. DataError
+    if an index repeats or lies beyond `n`."""
+    from train.data.keypoints import Poses2D
+
+    index = rec["index"]
+    if len(index) and (index.max() >= n or len(np.unique(index)) != len(index)):
+        raise DataError(f"{rec['camera']}: recorded frame indices repeat or pass frame {n - 1}")
+    return Poses2D(rec["bodyparts"], _by_frame(index, rec["poses"], n, np.nan))
+
+
 def _write_meta(table: Path, rec: dict, video: str | Path, n_frames: int) -> None:
     """DeepLabCut's side file of the analysis: its create_labeled_video reads the frame
     size from it."""
@@ -269,7 +282,7 @@ def write_table(recording: str | Path, folder: str | Path, csv: bool = False,
     `last_index` (or the last one recorded), NaN where a frame has no pose (skipped in
     live mode, or never triangulated). A 2D recording becomes the analysis table of
     `video` in `folder`; a 3D one ``<folder>/<stream>_3d.h5``, scorer = the stream name."""
-    from train.data.keypoints import Poses2D, Poses3D
+    from train.data.keypoints import Poses3D
     from train.data.tables import analysis_path, poses3d_path, write_analysis, write_poses3d
 
     rec = read_recording(recording)
@@ -279,7 +292,7 @@ def write_table(recording: str | Path, folder: str | Path, csv: bool = False,
     # message may make (stream.bus.MAX_LEAP), so a hostile one cannot size a huge table
     n = max(newest + 1, min(last_index, newest + MAX_LEAP) + 1)
     if "xyz" not in rec:
-        poses = Poses2D(rec["bodyparts"], _by_frame(index, rec["poses"], n, np.nan))
+        poses = poses_by_frame(rec, n)
         path = analysis_path(video, rec["scorer"], folder)
         table = write_analysis(poses, rec["scorer"], path, csv=csv)
         if Path(video).is_file():  # a video source, not a camera or an image folder

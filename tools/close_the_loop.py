@@ -97,7 +97,7 @@ def _analyze(model: Path, video: Path, dest: Path) -> Path:
     """The video's analysis table, made by the batch runtime (``poseloop analyze``)."""
     from stream.batch import analyze_videos
 
-    return analyze_videos(model, [video], destfolder=dest, progress=False)[0].table
+    return analyze_videos(model, [video], destfolder=dest, progress=False)[0]
 
 
 def _train_and_analyze(project: Project, video: Path, truth: np.ndarray, epochs: int,

@@ -52,7 +52,7 @@ def test_size_that_is_not_width_and_height_is_refused(tmp_path, size):
 def test_random_bytes_and_bad_metadata_are_refused(tmp_path):
     path = tmp_path / "calibration.toml"
     path.write_bytes(np.random.default_rng(0).integers(0, 256, 4096, np.uint8).tobytes())
-    with pytest.raises(CalibrationError, match="calibration.toml: not valid TOML"):
+    with pytest.raises(CalibrationError, match="calibration.toml: (not valid TOML|cannot be read)"):
         load_calibration(path)
     _calibration(path, head="metadata = 5\n")
     with pytest.raises(CalibrationError, match=r"calibration.toml: \[metadata\]"):

@@ -20,10 +20,8 @@ def test_analyze_equals_in_process_inference(tmp_path, tiny_model):
         tiny_model, videos, destfolder=tmp_path / "out", csv=True, batch_size=4, progress=False
     )
     model = PoseModel(tiny_model)
-    for video, result in zip(videos, out, strict=True):
-        table = result.table
+    for video, table in zip(videos, out, strict=True):
         assert table == analysis_path(video, "DLC_tiny", tmp_path / "out")
-        assert result.video == video.resolve() and result.missing == []
         assert table.with_name(f"{table.stem}_meta.pickle").exists()  # DeepLabCut's side file
         with VideoReader(video) as reader:
             frames = np.stack(list(reader))
@@ -37,7 +35,7 @@ def test_analyze_equals_in_process_inference(tmp_path, tiny_model):
 
 def test_corrupt_video_is_named_and_earlier_output_kept(tmp_path, tiny_model):
     good = write_random_video(tmp_path / "good.mp4", 5, 0)
-    first = analyze_videos(tiny_model, [good], progress=False)[0].table
+    first = analyze_videos(tiny_model, [good], progress=False)[0]
     before = first.read_bytes()
     bad = tmp_path / "bad.mp4"
     bad.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(200))
@@ -50,6 +48,7 @@ def test_corrupt_video_is_named_and_earlier_output_kept(tmp_path, tiny_model):
 def test_analyze_command(tmp_path, tiny_model, capsys):
     video = write_random_video(tmp_path / "c.mp4", 6, 2)
     assert cli(["analyze", str(tiny_model), str(video), "--destfolder", str(tmp_path / "o")]) == 0
-    assert capsys.readouterr().out.strip().endswith("cDLC_tiny.h5")
+    assert (tmp_path / "o" / "cDLC_tiny.h5").exists()
+    assert capsys.readouterr().out.strip().endswith("1 done, 0 skipped (complete), 0 failed")
     assert cli(["analyze", str(tiny_model), str(tmp_path / "missing.mp4")]) == 1
     assert "missing.mp4" in capsys.readouterr().err

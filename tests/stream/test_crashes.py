@@ -27,32 +27,11 @@ from stream.recording import Recording2D, read_recording, recording_path
 from stream.rig import RecorderSpec, free_endpoint
 from tests.conftest import ROOT, write_moving_video
 from tests.stream.nodeharness import NodeProcess, feeder
+from tests.stream.scale.conftest import cmdline, descendants
 from train.data.tables import analysis_path
 
 ENV = dict(os.environ, PYTHONPATH=os.pathsep.join(
     filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
-
-
-def _children(pid: int) -> list[int]:
-    """Every descendant of `pid` (Linux /proc)."""
-    out, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        for task in Path(f"/proc/{p}/task").glob("*"):
-            try:
-                kids = [int(c) for c in (task / "children").read_text().split()]
-            except OSError:
-                continue
-            out += kids
-            todo += kids
-    return out
-
-
-def _cmdline(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-    except OSError:
-        return ""
 
 
 def _wait_for(predicate, timeout_s: float, what: str):
@@ -66,7 +45,7 @@ def _wait_for(predicate, timeout_s: float, what: str):
 
 
 def _gone(pids: list[int]) -> bool:
-    return not any(Path(f"/proc/{p}").exists() and "stream.node" in _cmdline(p) for p in pids)
+    return not any(Path(f"/proc/{p}").exists() and "stream.node" in cmdline(p) for p in pids)
 
 
 def _analyze(model: Path, video: Path, out: Path) -> subprocess.Popen:
@@ -84,7 +63,7 @@ def _stderr(out: Path) -> str:
 
 
 def _node_pids(proc: subprocess.Popen, role: str) -> list[int]:
-    return [p for p in _children(proc.pid) if f"stream.node {role}" in _cmdline(p)]
+    return [p for p in descendants(proc.pid) if f"stream.node {role}" in cmdline(p)]
 
 
 @pytest.fixture(scope="module")

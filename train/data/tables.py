@@ -8,8 +8,10 @@ arrays of :mod:`train.data.keypoints`.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path, PurePosixPath
 
+import h5py
 import numpy as np
 import pandas as pd
 
@@ -25,6 +27,7 @@ KEY = "df_with_missing"
 PANDAS_FORMAT_VERSION = "0.15.2"
 LEVELS = ["scorer", "bodyparts", "coords"]
 COORDS_3D = ("x", "y", "z", "score", "error", "ncams")
+STAMP_ATTR = "poseloop_stamp"  # root attribute of an analysis table: JSON, see write_analysis
 
 
 # ---------------------------------------------------------------- reading raw frames
@@ -172,22 +175,25 @@ def write_labels(labels: LabeledFrames, path: str | Path, csv: bool = True) -> P
     return _write_table(labels_to_frame(labels), path, csv)
 
 
-def _write_table(df: pd.DataFrame, path: str | Path, csv: bool) -> Path:
+def _write_table(df: pd.DataFrame, path: str | Path, csv: bool, stamp: dict | None = None) -> Path:
     """`df` to ``path.h5`` and, with `csv`, to ``path.csv``; returns the h5 path."""
     path = Path(path).with_suffix(".h5")
-    _write_h5(df, path)
+    _write_h5(df, path, stamp)
     if csv:
         _write_csv(df, path.with_suffix(".csv"))
     return path
 
 
-def _write_h5(df: pd.DataFrame, path: Path) -> None:
+def _write_h5(df: pd.DataFrame, path: Path, stamp: dict | None = None) -> None:
     # PyTables' "table" format cannot hold a MultiIndex row index (DeepLabCut 3's
     # image tuples); DeepLabCut itself writes those in the "fixed" format.
     fmt = "fixed" if isinstance(df.index, pd.MultiIndex) else "table"
     with atomic_path(path) as tmp:
         df.to_hdf(tmp, key=KEY, mode="w", format=fmt)
         _stamp_format_version(tmp)
+        if stamp is not None:
+            with h5py.File(tmp, "a") as f:
+                f.attrs[STAMP_ATTR] = json.dumps(stamp)
 
 
 def _stamp_format_version(path: Path) -> None:
@@ -221,9 +227,36 @@ def poses_to_frame(poses: Poses2D, scorer: str) -> pd.DataFrame:
     return pd.DataFrame(poses.data.reshape(poses.n_frames, -1).astype(np.float64), columns=columns)
 
 
-def write_analysis(poses: Poses2D, scorer: str, path: str | Path, csv: bool = False) -> Path:
-    """Write 2D poses as a DeepLabCut analysis table (frame-numbered index)."""
-    return _write_table(poses_to_frame(poses, scorer), path, csv)
+def write_analysis(
+    poses: Poses2D, scorer: str, path: str | Path, csv: bool = False, stamp: dict | None = None
+) -> Path:
+    """Write 2D poses as a DeepLabCut analysis table (frame-numbered index).
+
+    `stamp` (plain JSON values) is kept in the h5 file's root attribute ``poseloop_stamp``,
+    where DeepLabCut and pandas do not look; :func:`read_stamp` reads it back.
+    """
+    return _write_table(poses_to_frame(poses, scorer), path, csv, stamp)
+
+
+def read_stamp(path: str | Path) -> tuple[dict | None, int]:
+    """The stamp of an analysis table (None if it has none) and its number of rows (-1 if
+    unknown), read with h5py alone: nothing in the file is unpickled. DataError if the
+    file cannot be read."""
+    path = Path(path)
+    try:
+        with h5py.File(path, "r") as f:
+            raw = f.attrs.get(STAMP_ATTR)
+            table = f.get(f"{KEY}/table")
+            rows = table.shape[0] if isinstance(table, h5py.Dataset) and table.ndim else -1
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read table ({exc})") from exc
+    if raw is None:
+        return None, rows
+    try:
+        stamp = json.loads(raw.decode() if isinstance(raw, bytes) else str(raw))
+    except ValueError as exc:
+        raise DataError(f"{path}: attribute {STAMP_ATTR} is not JSON ({exc})") from exc
+    return (stamp if isinstance(stamp, dict) else None), rows
 
 
 def read_analysis(path: str | Path) -> tuple[Poses2D, str]:

@@ -71,6 +71,12 @@ class VideoReader:
     def __len__(self) -> int:
         return self.n_frames
 
+    @property
+    def timestamp_ms(self) -> float:
+        """The container's presentation time of the frame read last, in ms (tells
+        whether a seek landed on the frame it asked for)."""
+        return float(self._cap.get(cv2.CAP_PROP_POS_MSEC))
+
     def read(self, index: int | None = None) -> np.ndarray:
         """The frame at `index` (default: the next one); VideoError if it does not decode."""
         if index is not None and index != self._next:
