@@ -24,39 +24,42 @@ def _rot(x: int, k: int) -> int:
     return ((x << k) | (x >> (32 - k))) & _MASK
 
 
+_MIX = (4, 6, 8, 16, 19, 4)  # rotations of lookup3's mix() and final()
+_FINAL = (14, 11, 25, 16, 4, 14, 24)
+
+
+def _mix(v: list[int]) -> None:
+    """lookup3's mix() on ``v = [a, b, c]``: six steps ``x -= y; x ^= rot(y, k); y += z``,
+    the roles turning (a, c, b), (b, a, c), (c, b, a)."""
+    for j, k in enumerate(_MIX):
+        x, y, z = j % 3, (j + 2) % 3, (j + 1) % 3
+        v[x] = ((v[x] - v[y]) & _MASK) ^ _rot(v[y], k)
+        v[y] = (v[y] + v[z]) & _MASK
+
+
+def _final(v: list[int]) -> None:
+    """lookup3's final(): seven steps ``x ^= y; x -= rot(y, k)``, the roles turning (c, b),
+    (a, c), (b, a)."""
+    for j, k in enumerate(_FINAL):
+        x, y = (j + 2) % 3, (j + 1) % 3
+        v[x] = ((v[x] ^ v[y]) - _rot(v[y], k)) & _MASK
+
+
 def lookup3(data: bytes, initval: int = 0) -> int:
     """Bob Jenkins' lookup3 ``hashlittle``, HDF5's metadata checksum."""
     n = len(data)
-    a = b = c = (0xDEADBEEF + n + initval) & _MASK
+    v = [(0xDEADBEEF + n + initval) & _MASK] * 3
     i = 0
     while n - i > 12:
-        x, y, z = struct.unpack_from("<3I", data, i)
-        a, b, c = (a + x) & _MASK, (b + y) & _MASK, (c + z) & _MASK
-        a = ((a - c) & _MASK) ^ _rot(c, 4)
-        c = (c + b) & _MASK
-        b = ((b - a) & _MASK) ^ _rot(a, 6)
-        a = (a + c) & _MASK
-        c = ((c - b) & _MASK) ^ _rot(b, 8)
-        b = (b + a) & _MASK
-        a = ((a - c) & _MASK) ^ _rot(c, 16)
-        c = (c + b) & _MASK
-        b = ((b - a) & _MASK) ^ _rot(a, 19)
-        a = (a + c) & _MASK
-        c = ((c - b) & _MASK) ^ _rot(b, 4)
-        b = (b + a) & _MASK
+        v = [(s + w) & _MASK for s, w in zip(v, struct.unpack_from("<3I", data, i), strict=True)]
+        _mix(v)
         i += 12
     if n == i:
-        return c
-    x, y, z = struct.unpack("<3I", data[i:] + bytes(12 - (n - i)))
-    a, b, c = (a + x) & _MASK, (b + y) & _MASK, (c + z) & _MASK
-    c = (c ^ b) - _rot(b, 14) & _MASK
-    a = (a ^ c) - _rot(c, 11) & _MASK
-    b = (b ^ a) - _rot(a, 25) & _MASK
-    c = (c ^ b) - _rot(b, 16) & _MASK
-    a = (a ^ c) - _rot(c, 4) & _MASK
-    b = (b ^ a) - _rot(a, 14) & _MASK
-    c = (c ^ b) - _rot(b, 24) & _MASK
-    return c
+        return v[2]
+    tail = struct.unpack("<3I", data[i:] + bytes(12 - (n - i)))
+    v = [(s + w) & _MASK for s, w in zip(v, tail, strict=True)]
+    _final(v)
+    return v[2]
 
 
 def _superblock(f) -> tuple[int, bytearray] | None:
