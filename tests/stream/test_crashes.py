@@ -28,18 +28,23 @@ from stream.rig import RecorderSpec, free_endpoint
 from tests.conftest import ROOT, write_moving_video
 from tests.stream.nodeharness import NodeProcess, feeder
 from tests.stream.scale.conftest import cmdline, descendants
-from train.data.tables import analysis_path
+from train.data.keypoints import Poses2D
+from train.data.tables import analysis_path, write_analysis
 
 ENV = dict(os.environ, PYTHONPATH=os.pathsep.join(
     filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
 
 
-def _wait_for(predicate, timeout_s: float, what: str):
+def _wait_for(predicate, timeout_s: float, what: str, proc: subprocess.Popen | None = None):
+    """`predicate()` once it is true; AssertionError if the time is up first, or at once
+    if `proc` ends meanwhile."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         value = predicate()
         if value:
             return value
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError(f"{what}: the process ended ({proc.returncode}) first")
         time.sleep(0.1)
     raise AssertionError(f"timed out waiting for {what}")
 
@@ -49,17 +54,19 @@ def _gone(pids: list[int]) -> bool:
 
 
 def _analyze(model: Path, video: Path, out: Path) -> subprocess.Popen:
-    """``poseloop analyze`` as its own process; its stderr goes to ``out/stderr.txt`` (a
-    pipe nobody reads would fill up with progress bars and block it)."""
+    """``poseloop analyze`` on this machine's pipeline, as its own process; what it
+    prints goes to ``out/output.txt`` (a pipe nobody reads would fill up with progress
+    bars and block it)."""
     out.mkdir(parents=True, exist_ok=True)
-    with open(out / "stderr.txt", "w") as err:
+    with open(out / "output.txt", "w") as log:
         return subprocess.Popen([sys.executable, "-m", "stream.cli", "analyze", str(model),
-                                 str(video), "--destfolder", str(out), "--batch-size", "1"],
-                                env=ENV, stderr=err, text=True)
+                                 str(video), "--destfolder", str(out), "--batch-size", "1",
+                                 "--cluster", "none"],
+                                env=ENV, stdout=log, stderr=subprocess.STDOUT, text=True)
 
 
-def _stderr(out: Path) -> str:
-    return (out / "stderr.txt").read_text()
+def _output(out: Path) -> str:
+    return (out / "output.txt").read_text()
 
 
 def _node_pids(proc: subprocess.Popen, role: str) -> list[int]:
@@ -67,14 +74,16 @@ def _node_pids(proc: subprocess.Popen, role: str) -> list[int]:
 
 
 @pytest.fixture(scope="module")
-def good_run(tmp_path_factory, slow_model):
-    """A video, its table from a complete analysis, and the table's bytes."""
+def good_run(tmp_path_factory):
+    """A video and the table of an earlier analysis of it (unstamped, as another tool
+    writes it, so a new run analyzes the video again), with the table's bytes."""
     tmp = tmp_path_factory.mktemp("crash")
     video = write_moving_video(tmp / "clip.mp4", 300, size=(96, 128))
     out = tmp / "out"
-    run = _analyze(slow_model, video, out)
-    assert run.wait(600) == 0, _stderr(out)
+    out.mkdir()
     table = analysis_path(video, "DLC_slow", out)
+    poses = np.random.default_rng(0).random((300, 2, 3), dtype=np.float32)
+    write_analysis(Poses2D(("head", "tail"), poses), "DLC_slow", table)
     return video, out, table, table.read_bytes()
 
 
@@ -83,18 +92,19 @@ def test_killed_inference_leaves_the_good_table(good_run, slow_model):
     video, out, table, before = good_run
     run = _analyze(slow_model, video, out)
     try:
-        (pid,) = _wait_for(lambda: _node_pids(run, "inference"), 600, "the inference node")
+        (pid,) = _wait_for(lambda: _node_pids(run, "inference"), 600, "the inference node",
+                           run)
         _wait_for(lambda: any(Path(tempfile.gettempdir()).glob(f"poseloop-analyze-{run.pid}-*/"
                                                                "*.rec.h5")), 300,
-                  "the first recorded rows")
+                  "the first recorded rows", run)
         os.kill(pid, signal.SIGKILL)
         assert run.wait(120) == 1
-        err = _stderr(out)
-        assert "inference" in err and "SIGKILL" in err
+        said = _output(out)
+        assert "inference" in said and "SIGKILL" in said, said
     finally:
         if run.poll() is None:
             run.kill()
-    assert table.read_bytes() == before, "a failed run replaced the complete table"
+    assert table.read_bytes() == before, "a failed run replaced the earlier table"
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="finds processes in /proc")
@@ -103,10 +113,10 @@ def test_nodes_die_with_a_killed_supervisor(good_run, slow_model):
     run = _analyze(slow_model, video, out)
     try:
         nodes = _wait_for(lambda: len(_node_pids(run, "")) == 3 and _node_pids(run, ""), 600,
-                          "three nodes")
+                          "three nodes", run)
         _wait_for(lambda: any(Path(tempfile.gettempdir()).glob(f"poseloop-analyze-{run.pid}-*/"
                                                                "*.rec.h5")), 300,
-                  "the first recorded rows")
+                  "the first recorded rows", run)
         assert run.poll() is None, "the analysis ended before it could be killed"
         run.kill()  # SIGKILL: no cleanup of any kind in the supervisor
         run.wait()
@@ -118,7 +128,7 @@ def test_nodes_die_with_a_killed_supervisor(good_run, slow_model):
     stale = list(Path(tempfile.gettempdir()).glob(f"poseloop-analyze-{run.pid}-*"))
     assert stale, "the killed run's temporary folder should be there until the next run"
     again = _analyze(slow_model, write_moving_video(out / "short.mp4", 3), out)
-    assert again.wait(600) == 0, _stderr(out)
+    assert again.wait(600) == 0, _output(out)
     assert not any(p.exists() for p in stale), "the next run should remove the dead run's folder"
 
 
@@ -134,7 +144,7 @@ def test_sigterm_to_view_ends_its_nodes(tmp_path, tiny_model):
                             env=dict(ENV, QT_QPA_PLATFORM="offscreen"))
     try:
         nodes = _wait_for(lambda: len(_node_pids(view, "")) >= 2 and _node_pids(view, ""), 600,
-                          "the rig's nodes")
+                          "the rig's nodes", view)
         time.sleep(1)
         view.terminate()
         view.wait(60)

@@ -97,6 +97,8 @@ def fleet(tiny_model, tmp_path_factory):
             for msg in t.valid:
                 send(t.feed, msg)
         yield targets
+        for t in targets.values():  # all at once: each takes a while to stop
+            t.node.proc.terminate()
         for key, t in targets.items():
             assert t.node.stop() == 0, f"{key} did not stop cleanly: {t.node.errors}"
     finally:
@@ -234,14 +236,16 @@ def test_fuzz_every_node_kind_10000(fleet):
 
 
 def _inference_still_answers(fleet) -> None:
-    """A good frame after all that still gives a pose (before, the live node's receiver
-    thread died and it never sent another)."""
+    """Good frames after all that still give poses (before, the live node's receiver
+    thread died and it never sent another). One frame per camera: a batch node runs
+    only full batches (batch_size 2) until a camera ends."""
     for mode in ("batch", "live"):
         t = fleet[f"inference-{mode}"]
         sink = t.extra["sink"]
         index = t.extra.setdefault("next_index", 1000) + 1
         t.extra["next_index"] = index
-        send(t.feed, _frame("cam0", index))
+        for camera in CAMS:
+            send(t.feed, _frame(camera, index))
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and not _answers(sink, index):
             time.sleep(0.05)
