@@ -212,10 +212,15 @@ def release(path: str | Path) -> bool:
     return bool(pid) and not pid_alive(pid) and clear_open_flags(path)
 
 
+def recordings_in(folder: str | Path, streams: list[str]) -> list[Path]:
+    """The 2D and 3D recordings of `streams` that are in `folder`."""
+    paths = [p(folder, s) for s in streams for p in (recording_path, recording3d_path)]
+    return [p for p in paths if p.exists()]
+
+
 def release_folder(folder: str | Path, streams: list[str]) -> list[Path]:
     """:func:`release` the 2D and 3D recordings of `streams` in `folder`; the released."""
-    paths = [p(folder, s) for s in streams for p in (recording_path, recording3d_path)]
-    return [p for p in paths if release(p)]
+    return [p for p in recordings_in(folder, streams) if release(p)]
 
 
 def read_recording(path: str | Path) -> dict:

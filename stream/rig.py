@@ -412,19 +412,13 @@ def _resolve_recorders(rig: Rig, base: Path) -> None:
             if s.camera in rec.cameras:
                 video = s.path if s.kind == "video" else s.camera
                 rec.table_paths[s.camera] = [video, rec.folder]
-        _refuse_earlier_recordings(w, rec)
+        from stream.recording import recordings_in  # it imports this module
 
-
-def _refuse_earlier_recordings(where: str, rec: RecorderSpec) -> None:
-    """A rerun never overwrites a recording: name the first one already there."""
-    from stream.recording import recording3d_path, recording_path
-
-    for stream in rec.cameras:
-        for path in (recording_path(rec.folder, stream), recording3d_path(rec.folder, stream)):
-            if path.exists():
-                raise ConfigError(f"{where}: field 'folder': {path} holds the recording of an "
-                                  "earlier run, and recordings are never overwritten (move it, "
-                                  "or choose another folder)")
+        earlier = recordings_in(rec.folder, rec.cameras)  # a rerun never overwrites one
+        if earlier:
+            raise ConfigError(f"{w}: field 'folder': {earlier[0]} holds the recording of an "
+                              "earlier run, and recordings are never overwritten (move it, or "
+                              "choose another folder)")
 
 
 def _resolve_viewers(rig: Rig) -> None:
