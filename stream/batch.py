@@ -17,12 +17,14 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 from calib.errors import DataError, PoseloopError, VideoError
 from stream import messages as m
 from stream.node import pid_alive
 from stream.rig import InferenceSpec, RecorderSpec, SourceSpec, free_endpoint
 from stream.scale.job import DEFAULT_CHUNK, analyze_job
-from stream.scale.ledger import VideoJob, commit_table, undecoded_frames
+from stream.scale.ledger import VideoJob, commit_table
 from stream.scale.report import DONE, FAILED, JobProgress, VideoResult, missing_note
 from stream.supervisor import Supervisor
 
@@ -66,7 +68,7 @@ class _Pipeline:
         try:
             rec = read_recording(recording_path(self.folder, end.camera))
             poses = poses_by_frame(rec, job.frames)
-            out.missing = undecoded_frames(poses)
+            out.missing = np.setdiff1d(np.arange(job.frames), rec["index"]).tolist()
             out.table = commit_table(job, poses, self.digest, self.scorer, self.csv)
         except (DataError, OSError) as exc:
             out.error = str(exc)
@@ -160,11 +162,24 @@ def analyze_videos(
     frame. Complete tables are kept as they are. A video that cannot be analyzed does
     not stop the others; VideoError names it once they are done. Options as
     :func:`stream.scale.job.analyze_job`.
+
+    A multi-animal model's animals are then tracked over each video
+    (:func:`train.post.tracking.track_table`): the per-frame table (animals in no
+    particular order) is followed by the tracked one ``<video stem><scorer>_el.h5``,
+    whose path is the one returned.
     """
+    from train.model.artifact import read_meta
+
+    meta = read_meta(model_path)
     results = analyze_job(model_path, videos, destfolder, csv, batch_size, device, threads,
                           cluster, workers, chunk_frames, retries, progress, recordings)
     failed = [r for r in results if r.status == FAILED]
     if failed:
         raise VideoError("; ".join(
             r.error if str(r.video) in r.error else f"{r.video}: {r.error}" for r in failed))
-    return [r.table for r in results]
+    tables = [r.table for r in results]
+    if meta.individuals:
+        from train.post.tracking import track_table
+
+        tables = [track_table(table, identity=meta.identity, csv=csv) for table in tables]
+    return tables

@@ -95,8 +95,10 @@ def commit_table(job: VideoJob, poses, digest: str, scorer: str, csv: bool) -> P
 
 def undecoded_frames(poses) -> list[int]:
     """The frames of `poses` (:class:`Poses2D`) whose row is all NaN: frames that did not
-    decode (a decoded frame always gets a pose, however unlikely)."""
-    return np.flatnonzero(np.isnan(poses.data).all(axis=(1, 2))).tolist()
+    decode (a one-animal model gives every decoded frame a pose, however unlikely; a
+    frame where a several-animal model found no animal is counted too)."""
+    points = tuple(range(1, poses.data.ndim))
+    return np.flatnonzero(np.isnan(poses.data).all(axis=points)).tolist()
 
 
 def open_jobs(

@@ -104,7 +104,8 @@ class _Decoder(threading.Thread):
 
 def _predict(model, batch: list[np.ndarray | None]) -> np.ndarray:
     """The poses of `batch`, a row of NaN for each frame that did not decode (None)."""
-    poses = np.full((len(batch), len(model.bodyparts), 3), np.nan, np.float32)
+    animals = (len(model.individuals),) if model.individuals else ()
+    poses = np.full((len(batch), *animals, len(model.bodyparts), 3), np.nan, np.float32)
     decoded = [i for i, frame in enumerate(batch) if frame is not None]
     if decoded:
         poses[decoded] = model.predict_frames([batch[i] for i in decoded])
@@ -112,9 +113,10 @@ def _predict(model, batch: list[np.ndarray | None]) -> np.ndarray:
 
 
 def analyze_range(model, video: Path, start: int, stop: int, batch_size: int):
-    """Poses ``(stop - start, K, 3)`` of frames ``[start, stop)`` of `video` by `model`
-    (:class:`PoseModel`), NaN rows for frames that do not decode, with the fingerprints
-    of frame ``start - 1`` (None at 0) and of frame ``stop - 1``."""
+    """Poses ``(stop - start, K, 3)`` (several animals: ``(stop - start, I, K, 3)``) of
+    frames ``[start, stop)`` of `video` by `model` (:class:`PoseModel`), NaN rows for
+    frames that do not decode, with the fingerprints of frame ``start - 1`` (None at 0)
+    and of frame ``stop - 1``."""
     decoder = _Decoder(video, start, stop, batch_size)
     decoder.start()
     out = []
@@ -126,7 +128,9 @@ def analyze_range(model, video: Path, start: int, stop: int, batch_size: int):
         decoder.join()
     if decoder.error is not None:
         raise decoder.error
-    poses = np.concatenate(out) if out else np.zeros((0, len(model.bodyparts), 3), np.float32)
+    rows = (len(model.individuals),) if model.individuals else ()
+    empty = np.zeros((0, *rows, len(model.bodyparts), 3), np.float32)
+    poses = np.concatenate(out) if out else empty
     return poses, decoder.before, decoder.last
 
 
@@ -141,6 +145,7 @@ def run_range(model, task: RangeTask) -> dict:
         "start": task.start,
         "stop": task.stop,
         "bodyparts": list(model.bodyparts),
+        "individuals": list(model.individuals),
         "before": before,
         "last": last,
     }

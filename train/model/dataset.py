@@ -92,7 +92,7 @@ def make_split(project: Project, shuffle: int = 1, fraction: float | None = None
     if test_images is None and path.exists():
         return read_split(path)
     labels = project.load_labels() if labels is None else labels
-    has_label = labels.labeled_mask().any(axis=1)
+    has_label = labels.labeled_mask().reshape(len(labels), -1).any(axis=1)
     labeled = [img for img, m in zip(labels.images, has_label, strict=True) if m]
     if not labeled:
         raise DataError(f"{project.labeled_data}: no image has a labeled point")
@@ -138,8 +138,8 @@ def resize_rgb(image: np.ndarray, scale: float) -> np.ndarray:
 
 @dataclass
 class LabeledImages:
-    """Images in memory, ``(H, W, 3) uint8`` RGB, with their labels ``(N, K, 2)`` in the
-    pixels of those (possibly resized) images."""
+    """Images in memory, ``(H, W, 3) uint8`` RGB, with their labels ``(N, K, 2)`` (multi-animal:
+    ``(N, I, K, 2)``) in the pixels of those (possibly resized) images."""
 
     names: list[str]
     images: list[np.ndarray]
@@ -161,16 +161,18 @@ def load_images(project: Project, labels: LabeledFrames, names: list[str]) -> La
         if bgr is None:
             raise DataError(f"{path}: missing or not an image OpenCV can read")
         xy = labels.xy[index[name]]
-        off = np.flatnonzero(outside_image(xy, bgr.shape[1], bgr.shape[0]))
-        if off.size:
-            j = int(off[0])
+        off = np.argwhere(outside_image(xy, bgr.shape[1], bgr.shape[0]))
+        if len(off):
+            *who, j = (int(v) for v in off[0])  # [individual,] bodypart
+            x, y = xy[(*who, j)]
+            animal = f"{labels.individuals[who[0]]} " if who else ""
             raise DataError(f"{project.labels_path(Path(name).parent.name)}: {name}: "
-                            f"{labels.bodyparts[j]} at ({xy[j, 0]:g}, {xy[j, 1]:g}) is outside the "
+                            f"{animal}{labels.bodyparts[j]} at ({x:g}, {y:g}) is outside the "
                             f"{bgr.shape[1]}x{bgr.shape[0]} image")
         images.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
         keypoints.append(xy)
-    k = len(labels.bodyparts)
-    kp = np.stack(keypoints).astype(np.float32) if keypoints else np.zeros((0, k, 2), np.float32)
+    empty = np.zeros((0, *labels.layout, 2), np.float32)
+    kp = np.stack(keypoints).astype(np.float32) if keypoints else empty
     return LabeledImages(list(names), images, kp)
 
 
