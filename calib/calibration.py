@@ -9,7 +9,6 @@ pixels and anything else the calibration recorded; anipose skips it.
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,12 +16,8 @@ import numpy as np
 
 from calib.camera import Camera
 from calib.errors import CalibrationError
+from calib.fileio import read_mapping
 from calib.tomlwrite import dumps
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 
 @dataclass
@@ -98,13 +93,7 @@ def save_calibration(rig: Calibration, path: str | Path) -> Path:
 
 def load_calibration(path: str | Path) -> Calibration:
     """Read a calibration TOML written by poseloop or anipose."""
-    path = Path(path)
-    if not path.is_file():
-        raise CalibrationError(f"calibration file not found: {path}")
-    try:
-        data = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as exc:
-        raise CalibrationError(f"{path}: not valid TOML ({exc})") from exc
+    data = read_mapping(path, CalibrationError, "calibration file not found")
     keys = [k for k in data if k != "metadata" and isinstance(data[k], dict)]
     if not keys:
         raise CalibrationError(f"{path}: no camera tables ([cam_0], ...)")

@@ -1,12 +1,55 @@
-"""Writing files so that a crash never leaves a half-written one behind."""
+"""Reading settings files with one-line errors; writing files so that a crash never leaves
+a half-written one behind."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
+
+import yaml
+
+from calib.errors import ConfigError, PoseloopError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+
+def read_mapping(path: str | os.PathLike, error: type[PoseloopError] = ConfigError,
+                 missing: str = "no such file") -> dict[str, Any]:
+    """The mapping in the YAML (``.yaml``/``.yml``) or TOML (any other suffix) file `path`.
+
+    An empty YAML file is an empty mapping. Every failure (no file, unreadable, not valid
+    YAML/TOML, not a mapping) raises one `error` whose message starts with the path;
+    `missing` says what a user should know when the file does not exist.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise error(f"{path}: {missing}")
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise error(f"{path}: cannot be read ({exc})") from exc
+    if path.suffix.lower() in (".yaml", ".yml"):
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise error(f"{path}: not valid YAML ({exc})") from exc
+        data = {} if data is None else data
+    else:
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise error(f"{path}: not valid TOML ({exc})") from exc
+    if not isinstance(data, dict):
+        raise error(f"{path}: expected a mapping, found {type(data).__name__}")
+    return data
 
 
 def _umask() -> int:

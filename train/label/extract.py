@@ -18,12 +18,10 @@ from train.data.project import Project, open_project
 from train.data.video import VideoReader
 from train.label.framepick import (
     ThumbnailBuffer,
-    apply_crop,
     check_crop,
     existing_indices,
-    frame_name,
     kmeans_pick,
-    save_png,
+    save_frame,
     thumbnail,
 )
 
@@ -77,7 +75,7 @@ def pick_kmeans(
             if not wanted and not reader.skip():
                 break
         if frame is not None and index not in exclude:
-            buffer.add(index, thumbnail(apply_crop(frame, crop)))
+            buffer.add(index, thumbnail(frame, crop))
     if not buffer.indices:
         return []
     return kmeans_pick(np.stack(buffer.vectors), buffer.indices, k, seed)
@@ -147,9 +145,7 @@ def extract_frames(
                 except VideoError:
                     log.warning("%s: frame %d does not decode; skipped", path, index)
                     continue
-                target = folder / frame_name(index, n_frames)
-                save_png(target, apply_crop(frame, crop))
-                written.append(target)
+                written.append(save_frame(folder, index, n_frames, frame, crop))
         log.info("%s: %d new frames in %s (%d there before)", path.name, len(written), folder,
                  len(exclude))
         out[path.stem] = written

@@ -64,8 +64,11 @@ def apply_crop(frame: np.ndarray, crop: tuple[int, int, int, int] | None) -> np.
     return frame[y1:y2, x1:x2]
 
 
-def thumbnail(frame: np.ndarray, width: int = THUMB_WIDTH) -> np.ndarray:
-    """A ``(width * h / w,)``-pixel grayscale float32 vector of `frame` for clustering."""
+def thumbnail(frame: np.ndarray, crop: tuple[int, int, int, int] | None = None,
+              width: int = THUMB_WIDTH) -> np.ndarray:
+    """A ``(width * h / w,)``-pixel grayscale float32 vector of `frame` (cropped to `crop`)
+    for clustering."""
+    frame = apply_crop(frame, crop)
     h, w = frame.shape[:2]
     height = max(1, round(h * width / w))
     gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY) if frame.ndim == 3 else frame
@@ -126,3 +129,12 @@ def save_png(path: Path, image: np.ndarray) -> None:
     with atomic_path(path) as tmp:
         if not cv2.imwrite(str(tmp), image):
             raise VideoError(f"{path}: OpenCV could not write the PNG")
+
+
+def save_frame(folder: Path, index: int, n_frames: int, frame: np.ndarray,
+               crop: tuple[int, int, int, int] | None) -> Path:
+    """Write `frame`, cropped to `crop`, as the PNG of frame `index` in `folder` (named as
+    DeepLabCut names extracted frames); returns its path."""
+    path = folder / frame_name(index, n_frames)
+    save_png(path, apply_crop(frame, crop))
+    return path

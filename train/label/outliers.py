@@ -31,12 +31,11 @@ from train.data.tables import read_analysis, read_labels, write_labels
 from train.data.video import VideoReader
 from train.label.extract import frame_range
 from train.label.framepick import (
-    apply_crop,
     check_crop,
     existing_indices,
     frame_name,
     kmeans_pick,
-    save_png,
+    save_frame,
     thumbnail,
 )
 from train.label.session import machinelabels_path, read_folder_labels, relative_image
@@ -153,7 +152,7 @@ def _pick(reader: VideoReader, candidates: list[int], k: int, crop, seed: int) -
     if len(candidates) > MAX_CANDIDATES:
         keep = np.linspace(0, len(candidates) - 1, MAX_CANDIDATES).round().astype(int)
         candidates = [candidates[i] for i in keep]
-    thumbs = [thumbnail(apply_crop(reader.read(i), crop))
+    thumbs = [thumbnail(reader.read(i), crop)
               for i in tqdm(candidates, desc=f"{reader.path.name} candidates", unit="frame")]
     return kmeans_pick(np.stack(thumbs), candidates, k, seed)
 
@@ -196,7 +195,7 @@ def extract_outliers(
         picked = candidates if algo == "manual" else _pick(
             reader, candidates, cfg.numframes2pick, crop, seed)
         for index in picked:
-            save_png(folder / frame_name(index, n_frames), apply_crop(reader.read(index), crop))
+            save_frame(folder, index, n_frames, reader.read(index), crop)
     log.info("%s: %d candidate frames by %s, %d extracted", video.name, len(found), algo,
              len(picked))
     path = None

@@ -24,10 +24,10 @@ from typing import Any
 
 import torch
 import torchvision
-import yaml
 from torch import nn
 
 from calib.errors import ModelError
+from calib.fileio import read_mapping
 from train.model.artifact import ModelMeta, export_model
 from train.model.paths import scorer_name
 
@@ -216,15 +216,7 @@ def read_dlc_model(path: str | Path, config_path: str | Path | None = None) -> D
 
 
 def _read_yaml(path: Path) -> dict:
-    if not path.is_file():
-        raise ModelError(f"{path}: no such pytorch_config.yaml (give it with --config)")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise ModelError(f"{path}: not valid YAML ({exc})") from exc
-    if not isinstance(data, dict):
-        raise ModelError(f"{path}: expected a mapping")
-    return data
+    return read_mapping(path, ModelError, "no such pytorch_config.yaml (give it with --config)")
 
 
 def build_network(model: DlcModel) -> DlcPoseNet:
@@ -257,7 +249,7 @@ def _project_names(model: DlcModel) -> tuple[str, str, int, float]:
     for root in roots:
         config = root / "config.yaml"
         if config.is_file():
-            project = yaml.safe_load(config.read_text()) or {}
+            project = read_mapping(config, ModelError)
             return (str(project.get("Task", "")), str(project.get("date", "")), shuffle,
                     float(project.get("pcutoff", 0.6)))
     raise ModelError(f"{model.source}: cannot find the DeepLabCut project's config.yaml "

@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 
 from calib.errors import ConfigError
-from calib.fileio import atomic_path
+from calib.fileio import atomic_path, read_mapping
 from train.data.project import Project
 from train.model.paths import model_folder
 
@@ -178,12 +178,8 @@ class ModelDir:
             tmp.write_text(yaml.safe_dump({**extra, "train": config.to_dict()}, sort_keys=False))
 
     def read_config(self) -> TrainConfig:
-        if not self.config_path.exists():
-            raise ConfigError(f"{self.config_path}: no training config (train this shuffle first)")
-        try:
-            data = yaml.safe_load(self.config_path.read_text())
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{self.config_path}: not valid YAML ({exc})") from exc
-        if not isinstance(data, dict) or "train" not in data:
+        data = read_mapping(self.config_path,
+                            missing="no training config (train this shuffle first)")
+        if "train" not in data:
             raise ConfigError(f"{self.config_path}: missing key 'train'")
         return TrainConfig.from_dict(data["train"], str(self.config_path))

@@ -15,39 +15,33 @@ Range = tuple[float, float]
 @dataclass(frozen=True)
 class AugmentConfig:
     """Every op's strength; an op with probability or strength 0 (scale ``(1, 1)``) is off.
-
-    Geometric: ``rotation`` max degrees either way; ``scale`` zoom factor range;
-    ``translate`` max shift as a fraction of width/height; ``crop`` probability of a
-    random resized crop keeping ``crop_area`` of the image with aspect ``crop_ratio``
-    (resized back to the input size); ``hflip`` probability of a horizontal flip (left/
-    right bodyparts are swapped; off unless set: the trainer's defaults set it when the
-    bodyparts have left/right pairs). Photometric: ``brightness`` additive shift (max, in
-    [0, 1] units), ``contrast`` and ``saturation`` factor ``1 +- strength``, each applied
-    with probability ``color_p``; ``gaussian_blur`` probability with sigma range
-    ``gaussian_blur_sigma`` in pixels; ``motion_blur`` probability with kernel length up to
-    ``motion_blur_kernel`` pixels; ``noise`` probability of Gaussian noise with std up to
-    ``noise_std`` (in [0, 1] units); ``jpeg`` probability of JPEG compression at quality
-    ``jpeg_quality``.
-    """
+    Fractions and intensities are in [0, 1] units of the image's width, height or range."""
 
     enabled: bool = True
-    rotation: float = 25.0
-    scale: Range = (0.75, 1.25)
-    translate: float = 0.1
+    # geometry
+    rotation: float = 25.0  # max degrees either way
+    scale: Range = (0.75, 1.25)  # zoom factor range
+    translate: float = 0.1  # max shift, fraction of width/height
+    # random resized crop: probability, share of the image kept, aspect; resized back
     crop: float = 0.25
     crop_area: Range = (0.6, 1.0)
     crop_ratio: Range = (0.75, 4 / 3)
+    # probability of a horizontal flip; left/right bodyparts are swapped. Off unless set:
+    # the trainer's defaults set it when the bodyparts have left/right pairs.
     hflip: float = 0.0
+    # colour: additive brightness shift (max), contrast and saturation factor 1 +- value,
+    # each applied with probability color_p
     brightness: float = 0.2
     contrast: float = 0.3
     saturation: float = 0.3
     color_p: float = 0.5
+    # camera degradations: probability of each, then its strength
     gaussian_blur: float = 0.1
-    gaussian_blur_sigma: Range = (0.3, 1.5)
+    gaussian_blur_sigma: Range = (0.3, 1.5)  # pixels
     motion_blur: float = 0.1
-    motion_blur_kernel: int = 7
+    motion_blur_kernel: int = 7  # max kernel length, pixels
     noise: float = 0.1
-    noise_std: float = 0.03
+    noise_std: float = 0.03  # max std of Gaussian noise
     jpeg: float = 0.1
     jpeg_quality: Range = (30.0, 90.0)
 
