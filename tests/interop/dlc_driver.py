@@ -8,7 +8,7 @@ per step, with the seconds it took. Ops:
   JSON can hold it, else its repr.
 - ``read_hdf``: ``pandas.read_hdf(path)`` with DeepLabCut's pandas -> the table.
 - ``load_analyzed_data``: ``deeplabcut.utils.auxiliaryfunctions.load_analyzed_data`` ->
-  the table and the file it found.
+  the table and the file it found (``track_method``: ``"ellipse"`` finds ``_el.h5``).
 - ``scorer``: DeepLabCut's scorer name of a shuffle (``get_scorer_name``).
 
 No poseloop code runs here: this file imports DeepLabCut, its pandas and the standard
@@ -76,7 +76,8 @@ def run(step: dict):
         return _table(pd.read_hdf(step["path"]))
     if op == "load_analyzed_data":
         df, path, scorer, _ = auxiliaryfunctions.load_analyzed_data(
-            step["folder"], step["video"], step["scorer"], step.get("filtered", False))
+            step["folder"], step["video"], step["scorer"], step.get("filtered", False),
+            step.get("track_method", ""))
         return {"path": str(path), "scorer": scorer, **_table(df)}
     if op == "scorer":
         cfg = auxiliaryfunctions.read_config(step["config"])
