@@ -28,7 +28,7 @@ from collections import defaultdict
 import zmq
 
 from stream import messages as m
-from stream.bus import Listener
+from stream.bus import Expect, Listener
 from stream.instants import InstantPicker
 from stream.node_specs import InferenceSpec
 from train.post.tracking import OnlineTracker
@@ -115,6 +115,16 @@ class Runner:
             len(self.model.bodyparts),
         )
 
+    def refusal(self, msg: m.Message) -> str | None:
+        """Why the network cannot take frame `msg` (its size), or None."""
+        if not isinstance(msg, m.FrameMessage):
+            return None
+        h, w = msg.image.shape[:2]
+        if max(self.model.input_size(h, w)) > self.model.meta.max_size:
+            return (f"{msg.camera}: a {w}x{h} frame is larger than the model takes "
+                    f"({self.model.meta.max_size} px at input scale {self.model.meta.input_scale})")
+        return None
+
     def run(self, frames: list[m.FrameMessage]) -> None:
         by_shape: dict[tuple, list[m.FrameMessage]] = defaultdict(list)
         for f in frames:
@@ -151,7 +161,7 @@ class Inbox:
     and several cameras, an :class:`~stream.instants.InstantPicker` holds the frames
     instead, so that one instant of every camera goes to the network together."""
 
-    def __init__(self, sock: zmq.Socket, node, spec: InferenceSpec):
+    def __init__(self, sock: zmq.Socket, node, spec: InferenceSpec, expect: Expect):
         self.node = node
         self.pending = WaitingFrames(live=True)
         self.picker = None
@@ -160,7 +170,7 @@ class Inbox:
                                         spec.tolerance_ms, spec.stale_ms)
         self.ends: list[m.EndMessage] = []
         self.cond = threading.Condition()
-        self.listener = Listener(node.bus, sock, self._feed, POLL_MS)
+        self.listener = Listener(node.bus, sock, self._feed, POLL_MS, expect, node.fail)
 
     def _feed(self, msg: m.Message) -> None:
         with self.cond:
@@ -214,8 +224,9 @@ def run(spec: InferenceSpec, node) -> None:
     inp = node.bus.frames_in(spec.input_endpoints, spec.mode)
     out = node.bus.output(spec.mode, spec.endpoint)
     runner = Runner(spec, node, out)
+    expect = Expect((m.FrameMessage, m.EndMessage), spec.cameras, runner.refusal)
     node.ready()
-    ended = (run_live if spec.mode == "live" else run_batch)(spec, node, inp, runner)
+    ended = (run_live if spec.mode == "live" else run_batch)(spec, node, inp, runner, expect)
     for camera in spec.cameras:
         if camera not in ended:  # stopped early: let the recorder close this camera too
             node.send(out, m.EndMessage(camera, -1))
@@ -227,8 +238,9 @@ def _forward_end(spec: InferenceSpec, node, runner: Runner, end: m.EndMessage,
     log.info("%s: %s ended, %d frames skipped", spec.name, end.camera, skipped)
 
 
-def run_live(spec: InferenceSpec, node, inp: zmq.Socket, runner: Runner) -> set[str]:
-    inbox = Inbox(inp, node, spec)
+def run_live(spec: InferenceSpec, node, inp: zmq.Socket, runner: Runner,
+             expect: Expect) -> set[str]:
+    inbox = Inbox(inp, node, spec, expect)
     inbox.listener.start()
     ended: set[str] = set()
     try:
@@ -249,7 +261,8 @@ def run_live(spec: InferenceSpec, node, inp: zmq.Socket, runner: Runner) -> set[
     return ended
 
 
-def run_batch(spec: InferenceSpec, node, inp: zmq.Socket, runner: Runner) -> set[str]:
+def run_batch(spec: InferenceSpec, node, inp: zmq.Socket, runner: Runner,
+              expect: Expect) -> set[str]:
     """Batches of exactly ``batch_size`` frames, or the rest of a camera when it ends,
     never cut by time: the same video is cut into the same batches on every run (and by
     :mod:`stream.scale`), which makes its poses reproducible to the bit."""
@@ -259,7 +272,7 @@ def run_batch(spec: InferenceSpec, node, inp: zmq.Socket, runner: Runner) -> set
         if node.stop.grace_over(STOP_GRACE_S):
             log.warning("%s: stopped before every source ended", spec.name)
             break
-        for msg in node.bus.drain(inp, POLL_MS, limit=None):
+        for msg in node.bus.drain(inp, POLL_MS, limit=None, expect=expect):
             if isinstance(msg, m.FrameMessage):
                 pending.add(msg)
             elif isinstance(msg, m.EndMessage):

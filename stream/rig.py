@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from calib.errors import ConfigError
+from calib.fileio import check_writable
 from stream.node_specs import (
     CODECS,
     MODES,
@@ -122,6 +123,10 @@ def load_rig(path: str | Path) -> Rig:
         raise ConfigError(f"{path}: field 'mode' must be one of {MODES}, got {mode!r}")
     host = doc.get("host", "127.0.0.1")
     check_type(str(path), "host", host, "str")
+    try:
+        socket.getaddrinfo(host, None)
+    except (OSError, UnicodeError) as exc:  # gaierror is an OSError
+        raise ConfigError(f"{path}: field 'host': cannot resolve {host!r} ({exc})") from exc
     interval = doc.get("stats_interval", 1.0)
     check_type(str(path), "stats_interval", interval, "float")
     positive(str(path), "stats_interval", interval)
@@ -298,12 +303,23 @@ def _pose_producers(rig: Rig) -> dict:
 def _resolve_recorders(rig: Rig, base: Path) -> None:
     where = str(rig.path)
     producers = _pose_producers(rig)
+    folders: dict[str, str] = {}
     for i, rec in enumerate(rig.recorders):
         w = f"{where}: recorder[{i}] ({rec.name})"
         _inputs(w, rec.inputs, producers, "inference or triangulate nodes")
         positive(w, "flush_s", rec.flush_s)
         rec.mode = rig.mode
         rec.folder = str((base / rec.folder).resolve())
+        if rec.folder in folders:
+            raise ConfigError(f"{w}: field 'folder': {rec.folder} is also the folder of recorder "
+                              f"{folders[rec.folder]!r}; two recorders there would write over "
+                              "each other's files")
+        folders[rec.folder] = rec.name
+        try:
+            check_writable(rec.folder)
+        except OSError as exc:
+            raise ConfigError(f"{w}: field 'folder': cannot create or write {rec.folder} "
+                              f"({exc.strerror or exc})") from exc
         rec.input_endpoints = [producers[n].endpoint for n in rec.inputs]
         rec.cameras = []
         for n in rec.inputs:
@@ -315,6 +331,13 @@ def _resolve_recorders(rig: Rig, base: Path) -> None:
             if s.camera in rec.cameras:
                 video = s.path if s.kind == "video" else s.camera
                 rec.table_paths[s.camera] = [video, rec.folder]
+        from stream.recording import recordings_in  # it imports this module
+
+        earlier = recordings_in(rec.folder, rec.cameras)  # a rerun never overwrites one
+        if earlier:
+            raise ConfigError(f"{w}: field 'folder': {earlier[0]} holds the recording of an "
+                              "earlier run, and recordings are never overwritten (move it, or "
+                              "choose another folder)")
 
 
 def _virtual_camera(where: str, source: SourceSpec, base: Path) -> None:

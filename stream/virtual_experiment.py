@@ -96,12 +96,20 @@ def train_arena_model(workdir: Path, calibration, minutes: float) -> Path:
 def prepare(workdir: str | Path, rig_file: str | Path = EXAMPLE_RIG, model: str | Path | None
             = None, minutes: float = 5.0) -> Path:
     """Fill `workdir` for `rig_file`; returns the copied rig file. An existing
-    ``model.pt2`` there is reused (so a second run does not train again)."""
+    ``model.pt2`` there is reused (so a second run does not train again); an earlier
+    run's ``recording`` folder becomes ``recording.1`` (``.2``, ...)."""
     from calib.calibration import save_calibration
     from train.synth.arena import arena_calibration
 
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
+    # a rig never writes over a recording: an earlier run's is kept under a new name
+    earlier = workdir / "recording"
+    if earlier.exists():
+        k = 1
+        while (workdir / f"recording.{k}").exists():
+            k += 1
+        earlier.rename(workdir / f"recording.{k}")
     rig = workdir / "rig.toml"
     shutil.copyfile(rig_file, rig)
     shutil.copyfile(EXAMPLE_PROCESSOR, workdir / EXAMPLE_PROCESSOR.name)

@@ -47,7 +47,7 @@ if [ "$TRAINING" = 1 ]; then
         && rows+=("| openfield training, ${MINUTES} min | plot $OUT/openfield_gpu.png |") \
         || rows+=("| openfield training | failed (see the log above) |")
         grep -h "net\|amp\|channels_last\|batch_size\|crop_size" \
-            "$OUT"/train/*/dlc-models-pytorch/iteration-0/*/train/pytorch_config.yaml | head -12
+            "$OUT"/train/*/poseloop-models/iteration-0/*/train/pytorch_config.yaml | head -12
     else
         rows+=("| openfield training | skipped: no $DATA/openfield |")
     fi

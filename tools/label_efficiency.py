@@ -25,13 +25,19 @@ import numpy as np
 def subset_project(source: Path, dest: Path, frames: int | None, seed: int = 0) -> list[str]:
     """Copy `source` to `dest` keeping the labels of `frames` training frames (all when
     None); returns the test images (shuffle 1's split of the whole project)."""
+    from train.data.config import OWN_FILE
     from train.data.keypoints import LabeledFrames
     from train.data.project import open_project
     from train.data.tables import read_labels, write_labels
     from train.model.dataset import make_split
 
-    shutil.copytree(source, dest, ignore=shutil.ignore_patterns("dlc-models*", "training-datasets",
-                                                                "evaluation-results*", "videos"))
+    # the project's configs and labels only: no model folders (of either tool), training
+    # sets or videos, which the subset's training neither needs nor may reuse
+    dest.mkdir(parents=True)
+    for name in ("config.yaml", OWN_FILE):
+        if (source / name).exists():
+            shutil.copy2(source / name, dest / name)
+    shutil.copytree(source / "labeled-data", dest / "labeled-data")
     project = open_project(dest)
     split = make_split(project, 1)
     order = np.random.default_rng(seed).permutation(len(split.train))
@@ -73,9 +79,11 @@ def plot(args: argparse.Namespace) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from train.model.paths import MODELS_FOLDER
+
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for run_dir in sorted(Path(p) for p in args.runs):
-        logs = sorted(run_dir.glob("dlc-models-pytorch/iteration-*/*/train/learning_stats.csv"))
+        logs = sorted(run_dir.glob(f"{MODELS_FOLDER}/iteration-*/*/train/learning_stats.csv"))
         if not logs:
             continue
         minutes, error = zip(*read_curve(logs[0]), strict=True)
