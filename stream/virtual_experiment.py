@@ -182,7 +182,7 @@ def run_experiment(workdir: str | Path, duration_s: float | None = None,
         run_rig(rig_path, print_stats=print_stats, duration_s=duration_s, on_message=on_message)
     finally:
         wire = pty.close()
-    return score_experiment(rig_path, produced, wire, time.monotonic() - start)
+    return score_experiment(spec, produced, wire, time.monotonic() - start)
 
 
 def _percentiles(values: np.ndarray, q: tuple[float, float]) -> tuple[float, float]:
@@ -191,21 +191,21 @@ def _percentiles(values: np.ndarray, q: tuple[float, float]) -> tuple[float, flo
     return tuple(float(v) for v in np.percentile(values, q))
 
 
-def score_experiment(rig_path: str | Path, produced: dict[str, int], wire: bytes,
+def score_experiment(spec, produced: dict[str, int], wire: bytes,
                      seconds: float) -> ExperimentSummary:
-    """Score what the rig at `rig_path` recorded against the ground truth; `produced`:
-    frames each camera's source produced, `wire`: what the serial line carried."""
+    """Score what the loaded rig `spec` (:class:`stream.rig.Rig`, loaded before the run:
+    a rig file whose recordings exist no longer loads) recorded against the ground truth;
+    `produced`: frames each camera's source produced, `wire`: what the serial line
+    carried."""
     from calib.calibration import load_calibration
     from stream.outputs import read_output_log
     from stream.processing import match_triggers, region_entries
     from stream.processor import output_log_path
     from stream.recording import read_recording, recording3d_path, recording_path
-    from stream.rig import load_rig
     from stream.video_recording import frame_table_path
     from train.synth.animal import BODYPARTS, SyntheticAnimal
     from train.synth.arena import ArenaView, floor_config
 
-    spec = load_rig(rig_path)
     source, proc = spec.sources[0], spec.processors[0]
     video, rec = spec.videos[0], spec.recorders[0]
     cameras = [s.camera for s in spec.sources]
