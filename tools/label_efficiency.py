@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from train.model.paths import MODELS_FOLDER
+
 
 def subset_project(source: Path, dest: Path, frames: int | None, seed: int = 0) -> list[str]:
     """Copy `source` to `dest` keeping the labels of `frames` training frames (all when
@@ -30,8 +32,8 @@ def subset_project(source: Path, dest: Path, frames: int | None, seed: int = 0) 
     from train.data.tables import read_labels, write_labels
     from train.model.dataset import make_split
 
-    shutil.copytree(source, dest, ignore=shutil.ignore_patterns("dlc-models*", "training-datasets",
-                                                                "evaluation-results*", "videos"))
+    shutil.copytree(source, dest, ignore=shutil.ignore_patterns(
+        "dlc-models*", MODELS_FOLDER, "training-datasets", "evaluation-results*", "videos"))
     project = open_project(dest)
     split = make_split(project, 1)
     order = np.random.default_rng(seed).permutation(len(split.train))
@@ -75,7 +77,7 @@ def plot(args: argparse.Namespace) -> None:
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for run_dir in sorted(Path(p) for p in args.runs):
-        logs = sorted(run_dir.glob("dlc-models-pytorch/iteration-*/*/train/learning_stats.csv"))
+        logs = sorted(run_dir.glob(f"{MODELS_FOLDER}/iteration-*/*/train/learning_stats.csv"))
         if not logs:
             continue
         minutes, error = zip(*read_curve(logs[0]), strict=True)
