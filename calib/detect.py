@@ -21,6 +21,7 @@ from calib.errors import CalibrationError
 log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}
+ARUCO_THRESHOLD_CONSTANT = 3.0  # gray levels under the local mean (OpenCV's default: 7)
 MIN_CORNERS = 6  # fewer corners of a partial ChArUco view cannot fix a pose reliably
 
 
@@ -52,12 +53,19 @@ class CameraDetections:
 # elsewhere is dropped: one of the two windows reached an edge it must not see. On ChArUco
 # the window also stays within the white rim around the markers, measured in the corner's
 # own squares (their mean side: the rim is there in both directions).
+# Both run on the image smoothed by a small Gaussian: a junction of two straight edges is
+# point symmetric, and a symmetric blur keeps its center where it is, while it spreads
+# sharp (aliased) edges, pixel noise and JPEG blocks over more pixels of the window.
+# Last, a corner around which the image is not point symmetric is dropped: the finder put
+# it on an edge away from the junction (grazing views) and no window brought it back.
 HALF_WINDOW_PER_SIDE = 0.35
 MAX_HALF_WINDOW = 9
 MIN_HALF_WINDOW = 2
 CHECK_WINDOW_RATIO = 0.6
 MIN_CHECK_WINDOW = 3  # smaller windows see too few edge pixels to tell a pulled corner
 MAX_DISAGREEMENT_PX = 0.3
+PRE_BLUR_SIGMA = 1.0
+MAX_ASYMMETRY = 0.1  # ~0.01 at good corners, 0.2-0.7 at corners off by over 0.5 px
 _SUBPIX_CRITERIA = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 50, 1e-3)
 
 
@@ -107,20 +115,43 @@ def subpixel(gray: np.ndarray, corners: np.ndarray, halves: np.ndarray) -> np.nd
     return out.reshape(-1, 2).astype(np.float64)
 
 
-def refine_corners(gray: np.ndarray, board: Board, det: Detection) -> Detection:
-    """Subpixel corners with windows sized to the local squares (:func:`half_windows`);
-    corners where a window of ``CHECK_WINDOW_RATIO`` times the size (at least
-    ``MIN_CHECK_WINDOW``, and smaller than the first) lands more than
-    ``MAX_DISAGREEMENT_PX`` away are dropped."""
+def asymmetry(gray: np.ndarray, corners: np.ndarray, halves: np.ndarray) -> np.ndarray:
+    """How far the image is from point symmetry about each corner ``(M,)``: the RMS
+    difference between the disc of radius `halves` around the corner and its half-turn,
+    over the disc's contrast (its 10th to 90th percentile). A junction of straight edges
+    gives about 0; a point on an edge away from the junction up to 1."""
+    image = np.asarray(gray, np.float32)
+    out = np.empty(len(corners))
+    for i, ((x, y), half) in enumerate(zip(corners, halves, strict=True)):
+        size = 2 * int(half) + 1
+        patch = cv2.getRectSubPix(image, (size, size), (float(x), float(y)))
+        yy, xx = np.mgrid[-half:half + 1, -half:half + 1]
+        disc = xx ** 2 + yy ** 2 <= half ** 2
+        low, high = np.percentile(patch[disc], [10, 90])
+        diff = (patch - patch[::-1, ::-1])[disc]
+        out[i] = np.sqrt(np.mean(diff ** 2)) / max(high - low, 1.0)
+    return out
+
+
+def refine_corners(gray: np.ndarray, board: Board, det: Detection,
+                   pre_blur: float = PRE_BLUR_SIGMA,
+                   max_asymmetry: float = MAX_ASYMMETRY) -> Detection:
+    """Subpixel corners on `gray` smoothed by a Gaussian of sigma `pre_blur` (px; 0 =
+    none), with windows sized to the local squares (:func:`half_windows`); corners where a
+    window of ``CHECK_WINDOW_RATIO`` times the size (at least ``MIN_CHECK_WINDOW``, and
+    smaller than the first) lands more than ``MAX_DISAGREEMENT_PX`` away, or whose
+    :func:`asymmetry` is over `max_asymmetry`, are dropped."""
     halves = half_windows(board, det)
     if halves is None:
         return det
+    if pre_blur > 0:
+        gray = cv2.GaussianBlur(gray.astype(np.float32), (0, 0), pre_blur)
     refined = subpixel(gray, det.corners, halves)
     small = np.maximum(np.round(CHECK_WINDOW_RATIO * halves), MIN_CHECK_WINDOW).astype(int)
     checked = small < halves  # a window this small cannot reach another edge: no check
     check = subpixel(gray, det.corners[checked], small[checked])
-    keep = np.ones(len(halves), bool)
-    keep[checked] = np.linalg.norm(refined[checked] - check, axis=1) <= MAX_DISAGREEMENT_PX
+    keep = asymmetry(gray, refined, halves) <= max_asymmetry
+    keep[checked] &= np.linalg.norm(refined[checked] - check, axis=1) <= MAX_DISAGREEMENT_PX
     return Detection(det.ids[keep], refined[keep])
 
 
@@ -131,7 +162,15 @@ class BoardDetector:
     def __init__(self, board: Board):
         self.board = board
         if board.kind == "charuco":
-            self._charuco = cv2.aruco.CharucoDetector(board.charuco())
+            # Measured on photo-like renders (issue 13): under a 1-1.5 px blur the marker
+            # finder alone reads half the views. Looking again for the markers the board
+            # layout predicts, and an adaptive threshold closer to the local mean (blur
+            # lowers the contrast of a marker's bits), read 15-16 of 16.
+            markers = cv2.aruco.DetectorParameters()
+            markers.adaptiveThreshConstant = ARUCO_THRESHOLD_CONSTANT
+            charuco = cv2.aruco.CharucoParameters()
+            charuco.tryRefineMarkers = True
+            self._charuco = cv2.aruco.CharucoDetector(board.charuco(), charuco, markers)
 
     def detect(self, gray: np.ndarray) -> Detection | None:
         """The board's corners in `gray`, refined to subpixel (:func:`refine_corners`)."""

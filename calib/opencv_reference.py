@@ -70,6 +70,23 @@ def detect_for_opencv(board: Board, sources: Sequence[str | Path], names: Sequen
     return out
 
 
+def stereo_views(first: CameraDetections, other: CameraDetections, board: Board,
+                 min_shared: int = 6) -> tuple[list, list, list]:
+    """``stereoCalibrate``'s inputs for two cameras: per frame both saw the board with at
+    least `min_shared` corners in common, those corners' board points and both cameras'
+    pixels (float32)."""
+    objp = board.object_points().astype(np.float32)
+    obj, img0, img1 = [], [], []
+    for k in sorted(first.frames.keys() & other.frames.keys()):
+        a, b = first.frames[k], other.frames[k]
+        ids, ia, ib = np.intersect1d(a.ids, b.ids, return_indices=True)
+        if len(ids) >= min_shared:
+            obj.append(objp[ids])
+            img0.append(a.corners[ia].astype(np.float32))
+            img1.append(b.corners[ib].astype(np.float32))
+    return obj, img0, img1
+
+
 def opencv_calibrate(dets: list[CameraDetections], board: Board,
                      half_window: int) -> ReferenceResult:
     """``calibrateCamera`` per camera, ``stereoCalibrate`` of each camera with the first."""
@@ -87,14 +104,7 @@ def opencv_calibrate(dets: list[CameraDetections], board: Board,
     out = ReferenceResult(half_window, cameras)
     first = dets[0]
     for det, cam in zip(dets[1:], cameras[1:], strict=True):
-        obj, img0, img1 = [], [], []
-        for k in sorted(first.frames.keys() & det.frames.keys()):
-            a, b = first.frames[k], det.frames[k]
-            ids, ia, ib = np.intersect1d(a.ids, b.ids, return_indices=True)
-            if len(ids) >= 6:
-                obj.append(objp[ids])
-                img0.append(a.corners[ia].astype(np.float32))
-                img1.append(b.corners[ib].astype(np.float32))
+        obj, img0, img1 = stereo_views(first, det, board)
         if len(obj) < MIN_VIEWS:
             continue
         ref = cameras[0]

@@ -65,8 +65,8 @@ class _Pipeline:
             rec = read_recording(recording_path(self.folder, end.camera))
             if not np.array_equal(rec["index"], np.arange(job.frames)):
                 raise DataError(f"{job.video}: poses recorded out of frame order")
-            out.table = commit_table(job, Poses2D(rec["bodyparts"], rec["poses"]), self.digest,
-                                     self.scorer, self.csv)
+            poses = Poses2D(rec["bodyparts"], rec["poses"], rec["individuals"])
+            out.table = commit_table(job, poses, self.digest, self.scorer, self.csv)
         except (DataError, OSError) as exc:
             out.error = str(exc)
             return
@@ -143,11 +143,24 @@ def analyze_videos(
     frame. Complete tables are kept as they are. A video that cannot be analyzed does
     not stop the others; VideoError names it once they are done. Options as
     :func:`stream.scale.job.analyze_job`.
+
+    A multi-animal model's animals are then tracked over each video
+    (:func:`train.post.tracking.track_table`): the per-frame table (animals in no
+    particular order) is followed by the tracked one ``<video stem><scorer>_el.h5``,
+    whose path is the one returned.
     """
+    from train.model.artifact import read_meta
+
+    meta = read_meta(model_path)
     results = analyze_job(model_path, videos, destfolder, csv, batch_size, device, threads,
                           cluster, workers, chunk_frames, retries, progress, recordings)
     failed = [r for r in results if r.status == FAILED]
     if failed:
         raise VideoError("; ".join(
             r.error if str(r.video) in r.error else f"{r.video}: {r.error}" for r in failed))
-    return [r.table for r in results]
+    tables = [r.table for r in results]
+    if meta.individuals:
+        from train.post.tracking import track_table
+
+        tables = [track_table(table, identity=meta.identity, csv=csv) for table in tables]
+    return tables

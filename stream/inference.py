@@ -6,6 +6,9 @@ first frame of a batch, in batch mode until the batch is full or its camera ends
 
 - batch mode: every frame is kept, in arrival order (which is each camera's order);
   a camera's end message is passed on after all of its poses.
+- a multi-animal model sends ``(I, K, 3)`` poses; in live mode an
+  :class:`~train.post.tracking.OnlineTracker` per camera keeps each animal in its row
+  frame to frame (batch analysis tracks the whole video afterwards instead).
 - live mode: poses are published (PUB), so recorders, sync nodes and viewers can all
   read them; the socket is drained on every turn and only the newest frame per camera
   is kept; every frame never processed is counted as skipped, exactly, from the
@@ -23,6 +26,7 @@ import zmq
 from stream import messages as m
 from stream.bus import Listener
 from stream.rig import InferenceSpec
+from train.post.tracking import OnlineTracker
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +93,10 @@ class Runner:
         self.scorer = self.model.meta.scorer
         self.node = node
         self.out = out
+        self.individuals = self.model.individuals
+        # live: a multi-animal model's animals keep their identity frame to frame
+        self.trackers: dict[str, OnlineTracker] = {}
+        self.live = spec.mode == "live"
         log.info(
             "%s: model %s on %s (%d bodyparts)",
             spec.name,
@@ -105,6 +113,10 @@ class Runner:
             poses = self.model.predict_frames([f.image for f in group])
             t = m.now_ns()
             for f, p in zip(group, poses, strict=True):
+                if self.individuals and self.live:
+                    tracker = self.trackers.setdefault(f.camera, OnlineTracker(
+                        len(self.individuals), identity=self.model.meta.identity))
+                    p = tracker.update(f.index, p)
                 self.node.send(
                     self.out,
                     m.Pose2DMessage(
@@ -116,6 +128,7 @@ class Runner:
                         self.scorer,
                         self.model.bodyparts,
                         p,
+                        self.individuals,
                     ),
                 )
                 self.node.stats.frame(f.camera, f.t_capture, t)

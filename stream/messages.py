@@ -160,7 +160,9 @@ class FrameMessage(_Message, kind="frame", topic_field="camera", buffers=("image
 
 @dataclass
 class Pose2DMessage(_Message, kind="pose2d", topic_field="camera", buffers=("poses",)):
-    """The 2D pose of one frame: ``poses`` ``(K, 3)`` float32 x, y, likelihood in frame pixels."""
+    """The 2D pose of one frame: ``poses`` ``(K, 3)`` float32 x, y, likelihood in frame pixels;
+    from a multi-animal model ``(I, K, 3)`` with ``individuals`` naming the rows (NaN rows:
+    no animal in that slot)."""
 
     camera: str
     seq: int
@@ -170,16 +172,20 @@ class Pose2DMessage(_Message, kind="pose2d", topic_field="camera", buffers=("pos
     scorer: str
     bodyparts: tuple[str, ...]
     poses: np.ndarray
+    individuals: tuple[str, ...] = ()
 
     @classmethod
     def build(cls, h: dict, arrays: list[np.ndarray]) -> Pose2DMessage:
         bodyparts = _names(h, "bodyparts")
+        individuals = _names(h, "individuals") if h.get("individuals") else ()
+        rows = (len(individuals),) if individuals else ()
         return cls(
             *_stamped(h, cls.topic_field),
             _int(h, "t_infer", 0),
             _str(h, "scorer", 1024),
             bodyparts,
-            _array(arrays[0], (len(bodyparts), 3), "<f4", "pose2d poses"),
+            _array(arrays[0], (*rows, len(bodyparts), 3), "<f4", "pose2d poses"),
+            individuals,
         )
 
 
@@ -188,10 +194,11 @@ class Group2DMessage(_Message, kind="group2d", topic_field="group",
                      buffers=("poses", "indices", "stamps")):
     """The 2D poses of one instant from several cameras, grouped by a sync node.
 
-    ``poses`` ``(C, K, 3)`` float32 in the order of ``cameras``, NaN rows for cameras
-    absent from the group; ``present`` names the cameras that are there (a partial
-    group has fewer than all); ``indices`` and ``stamps`` ``(C,)`` int64 are each
-    camera's frame index and capture time (-1 / 0 when absent).
+    ``poses`` ``(C, K, 3)`` float32 in the order of ``cameras`` (several animals: ``(C, I, K,
+    3)``, each camera's rows as it sent them), NaN rows for cameras absent from the group;
+    ``present`` names the cameras that are there (a partial group has fewer than all);
+    ``indices`` and ``stamps`` ``(C,)`` int64 are each camera's frame index and capture
+    time (-1 / 0 when absent).
     """
 
     group: str
@@ -205,6 +212,7 @@ class Group2DMessage(_Message, kind="group2d", topic_field="group",
     poses: np.ndarray
     indices: np.ndarray
     stamps: np.ndarray
+    individuals: tuple[str, ...] = ()
 
     @property
     def partial(self) -> bool:
@@ -218,15 +226,18 @@ class Group2DMessage(_Message, kind="group2d", topic_field="group",
         if not set(present) <= set(cameras):
             raise MessageError(f"group2d: present {present} not all in cameras {cameras}")
         c, k = len(cameras), len(bodyparts)
+        individuals = _names(h, "individuals") if h.get("individuals") else ()
+        rows = (len(individuals),) if individuals else ()
         return cls(
             *_stamped(h, cls.topic_field),
             _str(h, "scorer", 1024),
             cameras,
             present,
             bodyparts,
-            _array(arrays[0], (c, k, 3), "<f4", "group2d poses"),
+            _array(arrays[0], (c, *rows, k, 3), "<f4", "group2d poses"),
             _array(arrays[1], (c,), "<i8", "group2d indices"),
             _array(arrays[2], (c,), "<i8", "group2d stamps"),
+            individuals,
         )
 
 
@@ -246,18 +257,21 @@ class Pose3DMessage(_Message, kind="pose3d", topic_field="group",
     score: np.ndarray
     reprojection_error: np.ndarray
     n_cameras: np.ndarray
+    individuals: tuple[str, ...] = ()  # several animals: arrays (I, K, ...)
 
     @classmethod
     def build(cls, h: dict, arrays: list[np.ndarray]) -> Pose3DMessage:
         bodyparts = _names(h, "bodyparts")
-        k = len(bodyparts)
+        individuals = _names(h, "individuals") if h.get("individuals") else ()
+        k = (*((len(individuals),) if individuals else ()), len(bodyparts))
         return cls(
             *_stamped(h, cls.topic_field),
             bodyparts,
-            _array(arrays[0], (k, 3), "<f4", "pose3d xyz"),
-            _array(arrays[1], (k,), "<f4", "pose3d score"),
-            _array(arrays[2], (k,), "<f4", "pose3d reprojection_error"),
-            _array(arrays[3], (k,), "<i2", "pose3d n_cameras"),
+            _array(arrays[0], (*k, 3), "<f4", "pose3d xyz"),
+            _array(arrays[1], k, "<f4", "pose3d score"),
+            _array(arrays[2], k, "<f4", "pose3d reprojection_error"),
+            _array(arrays[3], k, "<i2", "pose3d n_cameras"),
+            individuals,
         )
 
 

@@ -36,9 +36,10 @@ class Recorder:
                 log.warning("%s: poses of unexpected stream %r dropped", self.spec.name, stream)
                 return
             if isinstance(msg, m.Pose2DMessage):
-                f = Recording2D(self.spec.folder, stream, msg.scorer, msg.bodyparts)
+                f = Recording2D(self.spec.folder, stream, msg.scorer, msg.bodyparts,
+                                msg.individuals)
             else:
-                f = Recording3D(self.spec.folder, stream, msg.bodyparts)
+                f = Recording3D(self.spec.folder, stream, msg.bodyparts, msg.individuals)
             self.files[stream] = f
         f.add(msg, t)
         self.node.stats.frame(stream, msg.t_capture, t)

@@ -3,12 +3,13 @@ stream, one reader for both, and their DeepLabCut tables.
 
 2D recording ``<folder>/<camera>.rec.h5``::
 
-    poses      (N, K, 3) float32   x, y, likelihood in frame pixels (raw likelihoods)
+    poses      (N, K, 3) float32   x, y, likelihood in frame pixels (raw likelihoods);
+                                   (N, I, K, 3) from a multi-animal model
     index      (N,)      int64     frame index in the video / camera
     t_capture  (N,)      int64     ns, stamped by the source
     t_infer    (N,)      int64     ns, network output ready
     t_record   (N,)      int64     ns, received by the recorder
-    attrs: camera, scorer, bodyparts (JSON list), schema
+    attrs: camera, scorer, bodyparts (JSON list), schema[, individuals (JSON list)]
 
 3D recording ``<folder>/<stream>.rec3d.h5``::
 
@@ -64,19 +65,23 @@ class RecordingFile(abc.ABC):
     text_attrs: ClassVar[tuple[str, ...]] = ()
     schema: ClassVar[int]
 
-    def __init__(self, path: Path, stream: str, bodyparts: tuple[str, ...], attrs: dict):
+    def __init__(self, path: Path, stream: str, bodyparts: tuple[str, ...], attrs: dict,
+                 individuals: tuple[str, ...] = ()):
         self.path = path
         self.stream = stream
         self.bodyparts = bodyparts
+        self.individuals = individuals
         self.rows = 0
         self._buf: list[tuple[object, int]] = []
         path.parent.mkdir(parents=True, exist_ok=True)
-        k = len(bodyparts)
+        points = (*((len(individuals),) if individuals else ()), len(bodyparts))
         self.h5 = h5py.File(path, "w", libver="latest")
         self.h5.attrs.update(bodyparts=json.dumps(list(bodyparts)), schema=self.schema, **attrs)
+        if individuals:
+            self.h5.attrs["individuals"] = json.dumps(list(individuals))
         for name, (tail, dtype) in self.per_point.items():
-            self.h5.create_dataset(name, (0, k, *tail), dtype, maxshape=(None, k, *tail),
-                                   chunks=(CHUNK, k, *tail))
+            self.h5.create_dataset(name, (0, *points, *tail), dtype,
+                                   maxshape=(None, *points, *tail), chunks=(CHUNK, *points, *tail))
         for name in self.per_row:
             self.h5.create_dataset(name, (0,), np.int64, maxshape=(None,), chunks=(CHUNK * 4,))
         self.h5.swmr_mode = True  # from here on readers may open the file while we write
@@ -129,9 +134,9 @@ class Recording2D(RecordingFile):
     schema = 1
 
     def __init__(self, folder: str | Path, camera: str, scorer: str,
-                 bodyparts: tuple[str, ...]):
+                 bodyparts: tuple[str, ...], individuals: tuple[str, ...] = ()):
         super().__init__(recording_path(folder, camera), camera, bodyparts,
-                         {"camera": camera, "scorer": scorer})
+                         {"camera": camera, "scorer": scorer}, individuals)
 
     def columns(self, msgs: list[m.Pose2DMessage], t_record: np.ndarray) -> dict[str, np.ndarray]:
         return {
@@ -152,9 +157,10 @@ class Recording3D(RecordingFile):
     text_attrs = ("stream",)
     schema = 2
 
-    def __init__(self, folder: str | Path, stream: str, bodyparts: tuple[str, ...]):
+    def __init__(self, folder: str | Path, stream: str, bodyparts: tuple[str, ...],
+                 individuals: tuple[str, ...] = ()):
         super().__init__(recording3d_path(folder, stream), stream, bodyparts,
-                         {"stream": stream})
+                         {"stream": stream}, individuals)
 
     def columns(self, msgs: list[m.Pose3DMessage], t_record: np.ndarray) -> dict[str, np.ndarray]:
         return {
@@ -178,6 +184,7 @@ def read_recording(path: str | Path) -> dict:
         out = {name: f[name][()] for name in kind.datasets()}
         out.update({name: str(f.attrs[name]) for name in kind.text_attrs})
         out["bodyparts"] = tuple(json.loads(f.attrs["bodyparts"]))
+        out["individuals"] = tuple(json.loads(f.attrs.get("individuals", "[]")))
     n = min(len(out[name]) for name in kind.datasets())
     for name in kind.datasets():  # a crash between two datasets' resizes
         out[name] = out[name][:n]
@@ -218,7 +225,8 @@ def write_table(recording: str | Path, folder: str | Path, csv: bool = False,
     index = rec["index"]
     n = max(int(index.max()) + 1 if len(index) else 0, last_index + 1)
     if "xyz" not in rec:
-        poses = Poses2D(rec["bodyparts"], _by_frame(index, rec["poses"], n, np.nan))
+        poses = Poses2D(rec["bodyparts"], _by_frame(index, rec["poses"], n, np.nan),
+                        rec["individuals"])
         path = analysis_path(video, rec["scorer"], folder)
         table = write_analysis(poses, rec["scorer"], path, csv=csv)
         if Path(video).is_file():  # a video source, not a camera or an image folder
@@ -227,5 +235,5 @@ def write_table(recording: str | Path, folder: str | Path, csv: bool = False,
     poses3d = Poses3D(rec["bodyparts"], _by_frame(index, rec["xyz"], n, np.nan),
                       _by_frame(index, rec["score"], n, np.nan),
                       _by_frame(index, rec["reprojection_error"], n, np.nan),
-                      _by_frame(index, rec["n_cameras"], n, 0))
+                      _by_frame(index, rec["n_cameras"], n, 0), rec["individuals"])
     return write_poses3d(poses3d, rec["stream"], poses3d_path(rec["stream"], folder), csv=csv)

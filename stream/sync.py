@@ -60,6 +60,7 @@ class Grouper:
         self.late = 0
         self.scorer = ""
         self.bodyparts: tuple[str, ...] | None = None
+        self.individuals: tuple[str, ...] = ()
 
     def _key(self, pose: m.Pose2DMessage) -> int:
         return pose.index if self.by_index else pose.t_capture
@@ -71,7 +72,8 @@ class Grouper:
             return []
         if self.bodyparts is None:
             self.bodyparts, self.scorer = pose.bodyparts, pose.scorer
-        elif pose.bodyparts != self.bodyparts:
+            self.individuals = pose.individuals
+        elif pose.bodyparts != self.bodyparts or pose.individuals != self.individuals:
             log.warning("%s: %s has bodyparts %s, not %s: dropped", self.name, pose.camera,
                         pose.bodyparts, self.bodyparts)
             return []
@@ -124,8 +126,9 @@ class Grouper:
         return out
 
     def _emit(self, p: OpenInstant) -> m.Group2DMessage:
-        k = len(self.bodyparts or ())
-        poses = np.full((len(self.cameras), k, 3), np.nan, np.float32)
+        rows = (len(self.individuals),) if self.individuals else ()
+        poses = np.full((len(self.cameras), *rows, len(self.bodyparts or ()), 3), np.nan,
+                        np.float32)
         indices = np.full(len(self.cameras), -1, np.int64)
         stamps = np.zeros(len(self.cameras), np.int64)
         for c, camera in enumerate(self.cameras):
@@ -151,6 +154,7 @@ class Grouper:
             poses,
             indices,
             stamps,
+            self.individuals,
         )
 
     def counts(self) -> dict[str, int]:

@@ -138,6 +138,10 @@ METHODS: dict[str, Refine] = {
     "finder only": lambda gray, board, det: det,
     "old rule": old_rule,
     "poseloop": lambda gray, board, det: refine_corners(gray, board, det),
+    "poseloop, no pre-blur": lambda gray, board, det: refine_corners(
+        gray, board, det, pre_blur=0.0, max_asymmetry=np.inf),
+    "poseloop, no symmetry check": lambda gray, board, det: refine_corners(
+        gray, board, det, max_asymmetry=np.inf),
     "poseloop windows, no check": lambda gray, board, det: subpix(gray, det,
                                                                   half_windows(board, det)),
     "hw3": fixed(3), "hw5": fixed(5), "hw7": fixed(7), "hw11": fixed(11),
@@ -196,7 +200,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     boards = {"checkerboard": PHOTO_CHECKERBOARD, "charuco": PHOTO_CHARUCO}
-    print(f"{'board':<13}{'look':<18}{'method':<24}{'found':>6}{'median':>8}{'p95':>7}"
+    print(f"{'board':<13}{'look':<18}{'method':<28}{'found':>6}{'median':>8}{'p95':>7}"
           f"{'focal%':>8}{'pp_px':>7}{'rms':>7}")
     for kind in args.kinds:
         for look in args.looks:
@@ -205,7 +209,7 @@ def main() -> None:
                 if name == "SB" and kind == "charuco":
                     continue
                 r = evaluate(views, METHODS[name])
-                print(f"{kind:<13}{look:<18}{name:<24}{r['found']:>6.2f}{r['median']:>8.3f}"
+                print(f"{kind:<13}{look:<18}{name:<28}{r['found']:>6.2f}{r['median']:>8.3f}"
                       f"{r['p95']:>7.3f}{r['focal%']:>8.3f}{r['pp']:>7.2f}{r['rms']:>7.3f}",
                       flush=True)
 

@@ -25,11 +25,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also make a labeled DeepLabCut-layout project")
     parser.add_argument("--labeled", type=int, default=120,
                         help="frames to label in the project (default 120)")
+    parser.add_argument("--animals", type=int, default=1,
+                        help="animals in the arena (default 1); more than one makes a "
+                             "multi-animal clip and project")
+    parser.add_argument("--distinct", action="store_true",
+                        help="mark each animal with its own color (identity: true)")
 
 
 def main(args: argparse.Namespace) -> None:
     from train.synth.animal import synth
 
     for path in synth(args.outdir, frames=args.frames, size=args.size, seed=args.seed,
-                      project=args.project, labeled=args.labeled, name=args.name):
+                      project=args.project, labeled=args.labeled, name=args.name,
+                      animals=args.animals, distinct=args.distinct):
         print(path)

@@ -3,7 +3,8 @@
 A range starts at a multiple of the batch size, so its batches are exactly the batches
 of an unsplit run and the joined poses equal a single-process analysis bit for bit.
 Parts live in ``<table folder>/.poseloop-parts/<table name>/<start>-<stop>.h5``
-(h5py: ``poses (n, K, 3) float32`` and a JSON attribute ``part``), each written to a
+(h5py: ``poses (n, K, 3) float32``, several animals ``(n, I, K, 3)``, and a JSON
+attribute ``part``), each written to a
 temporary name and renamed, so a rerun reuses the ranges already done.
 
 Each part records a fingerprint (container timestamp and a hash of the pixels) of its
@@ -77,7 +78,7 @@ def read_part(path: Path) -> tuple[np.ndarray, dict]:
             meta = json.loads(f.attrs[PART_ATTR])
     except (OSError, KeyError, ValueError) as exc:
         raise DataError(f"{path}: not a readable part file ({exc})") from exc
-    if not isinstance(meta, dict) or poses.ndim != 3 or poses.shape[2] != 3:
+    if not isinstance(meta, dict) or poses.ndim not in (3, 4) or poses.shape[-1] != 3:
         raise DataError(f"{path}: not a part file (poses {poses.shape})")
     return poses, meta
 
@@ -111,7 +112,7 @@ def join_parts(job: VideoJob, ranges: list[tuple[int, int]], key: dict):
     """
     from train.data.keypoints import Poses2D
 
-    chunks, bodyparts, last = [], None, None
+    chunks, names, last = [], None, None
     for start, stop in ranges:
         path = part_path(job.table, start, stop)
         if not _usable(path, key, start, stop):
@@ -122,11 +123,14 @@ def join_parts(job: VideoJob, ranges: list[tuple[int, int]], key: dict):
                 f"{job.video}: frame {start - 1} read after seeking differs from the same "
                 "frame read in order; the video is analyzed again without seeking"
             )
-        if bodyparts is not None and meta.get("bodyparts") != bodyparts:
-            raise DataError(f"{path}: bodyparts differ from the other parts of {job.video}")
-        bodyparts, last = meta.get("bodyparts"), meta.get("last")
+        part_names = (meta.get("bodyparts"), meta.get("individuals", []))
+        if names is not None and part_names != names:
+            raise DataError(f"{path}: bodyparts or individuals differ from the other parts of "
+                            f"{job.video}")
+        names, last = part_names, meta.get("last")
         chunks.append(poses)
-    return Poses2D(tuple(bodyparts or ()), np.concatenate(chunks))
+    bodyparts, individuals = names or (None, None)
+    return Poses2D(tuple(bodyparts or ()), np.concatenate(chunks), tuple(individuals or ()))
 
 
 def remove_parts(job: VideoJob) -> None:

@@ -91,9 +91,10 @@ class _Decoder(threading.Thread):
 
 
 def analyze_range(model, video: Path, start: int, stop: int, batch_size: int):
-    """Poses ``(stop - start, K, 3)`` of frames ``[start, stop)`` of `video` by `model`
-    (:class:`PoseModel`), with the fingerprints of frame ``start - 1`` (None at 0) and of
-    frame ``stop - 1``. VideoError, naming the frame, if one does not decode."""
+    """Poses ``(stop - start, K, 3)`` (several animals: ``(stop - start, I, K, 3)``) of
+    frames ``[start, stop)`` of `video` by `model` (:class:`PoseModel`), with the
+    fingerprints of frame ``start - 1`` (None at 0) and of frame ``stop - 1``. VideoError,
+    naming the frame, if one does not decode."""
     decoder = _Decoder(video, start, stop, batch_size)
     decoder.start()
     out = []
@@ -105,7 +106,9 @@ def analyze_range(model, video: Path, start: int, stop: int, batch_size: int):
         decoder.join()
     if decoder.error is not None:
         raise decoder.error
-    poses = np.concatenate(out) if out else np.zeros((0, len(model.bodyparts), 3), np.float32)
+    rows = (len(model.individuals),) if model.individuals else ()
+    empty = np.zeros((0, *rows, len(model.bodyparts), 3), np.float32)
+    poses = np.concatenate(out) if out else empty
     return poses, decoder.before, decoder.last
 
 
@@ -120,6 +123,7 @@ def run_range(model, task: RangeTask) -> dict:
         "start": task.start,
         "stop": task.stop,
         "bodyparts": list(model.bodyparts),
+        "individuals": list(model.individuals),
         "before": before,
         "last": last,
     }

@@ -1,5 +1,6 @@
 """The viewer window: the newest frame of every camera with its 2D pose drawn on it,
-points colored by bodypart, likelihood as transparency, and the skeleton.
+points colored by bodypart (several animals: by animal), likelihood as transparency, and
+the skeleton.
 
 A Qt timer redraws from the :class:`~stream.viewer.feed.ViewState` at ``refresh_hz``;
 the feed's receiver thread only keeps the newest frames and poses, so a slow window
@@ -54,8 +55,9 @@ class CameraView:
             return
         # OpenCV puts the center of the top-left pixel at (0, 0); an ImageItem spans it
         # over [0, 1], hence the half pixel
-        xy = pose.poses[:, :2].astype(np.float64) + 0.5
-        lik = np.nan_to_num(pose.poses[:, 2], nan=0.0).clip(0, 1)
+        points = pose.poses.reshape(-1, 3)  # several animals: one after the other
+        xy = points[:, :2].astype(np.float64) + 0.5
+        lik = np.nan_to_num(points[:, 2], nan=0.0).clip(0, 1)
         ok = np.isfinite(xy).all(1)
         brushes = [
             pg.mkBrush(*colors[k % len(colors)], int(40 + 215 * lik[k])) for k in np.flatnonzero(ok)
@@ -105,7 +107,12 @@ class LiveView(QtWidgets.QWidget):
                 )
             k = len(pose.bodyparts) if pose is not None else 1
             edges = self._edges(pose.bodyparts) if pose is not None else []
-            view.show(frame, pose, bodypart_colors(k), edges, self.pcutoff)
+            colors = bodypart_colors(k)
+            if pose is not None and pose.individuals:  # a color per animal, same skeleton
+                n = len(pose.individuals)
+                colors = np.repeat(bodypart_colors(n), k, axis=0)
+                edges = [(a + i * k, b + i * k) for i in range(n) for a, b in edges]
+            view.show(frame, pose, colors, edges, self.pcutoff)
         if newest:
             self.drawn += 1
 

@@ -4,14 +4,20 @@ pipeline (issue 13), and the per-view errors of the report."""
 import os
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
 from calib.boards import Board
 from calib.calibrate_rig import calibrate_rig
 from calib.detect import BoardDetector, CameraDetections, detect_source
-from calib.opencv_reference import comparison_table, detect_for_opencv, opencv_calibrate
-from calib.photo_look import PHOTO_CHECKERBOARD, PhotoLook, photo_views
+from calib.opencv_reference import (
+    comparison_table,
+    detect_for_opencv,
+    opencv_calibrate,
+    stereo_views,
+)
+from calib.photo_look import PHOTO_CHARUCO, PHOTO_CHECKERBOARD, PhotoLook, photo_views
 from calib.report import standing_out, view_table
 from calib.virtual_rig import ARENA_BOARD, board_motion, observe
 
@@ -64,15 +70,16 @@ def _photo_detections(views):
 
 
 @pytest.mark.slow
-def test_calibration_on_photo_renders_meets_the_goals(tmp_path):
+@pytest.mark.parametrize("board", [PHOTO_CHECKERBOARD, PHOTO_CHARUCO], ids=lambda b: b.kind)
+def test_calibration_on_photo_renders_meets_the_goals(tmp_path, board):
     """Focal within 0.05%, principal point within 0.5 px, RMS no worse than OpenCV's best
     plain pipeline on the same images, baseline within 0.1%."""
-    views = photo_views(PHOTO_CHECKERBOARD, PhotoLook(), 16, seed=2)
-    result = calibrate_rig(_photo_detections(views), PHOTO_CHECKERBOARD)
+    views = photo_views(board, PhotoLook(), 16, seed=2)
+    result = calibrate_rig(_photo_detections(views), board)
     folders = views.write(tmp_path)
     names = [c.name for c in views.rig.cameras]
-    dets = detect_for_opencv(PHOTO_CHECKERBOARD, folders, names)
-    refs = [opencv_calibrate(d, PHOTO_CHECKERBOARD, h) for h, d in dets.items()]
+    dets = detect_for_opencv(board, folders, names)
+    refs = [opencv_calibrate(d, board, h) for h, d in dets.items()]
     print(comparison_table(result, refs))
     for true, est in zip(views.rig.cameras, result.rig.cameras, strict=True):
         focal = np.abs(np.diag(est.matrix)[:2] / np.diag(true.matrix)[:2] - 1)
@@ -99,3 +106,15 @@ def test_real_photographs_against_opencv():
         assert intr.rms <= best  # OpenCV's best: 0.183 / 0.188 px at 7x7
         focal = np.diag(intr.camera.matrix)[:2] / np.diag(ref7.matrix)[:2] - 1
         assert np.abs(focal).max() < 2e-3  # k3 fixed here, free there
+    # The bundle adjustment moves the left focal length by +0.12% from the per-camera fit:
+    # so does OpenCV's stereoCalibrate with the intrinsics free on the same corners (both
+    # fit one board pose to both cameras of a view). It is the joint optimum, not a bug.
+    left, right = result.intrinsics[0].camera, result.intrinsics[1].camera
+    flags = cv2.CALIB_USE_INTRINSIC_GUESS | cv2.CALIB_FIX_K3
+    criteria = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 200, 1e-9)
+    _, k0, _, k1, *_ = cv2.stereoCalibrate(
+        *stereo_views(dets[0], dets[1], board), left.matrix.copy(), left.dist.copy(),
+        right.matrix.copy(), right.dist.copy(), dets[0].size, flags=flags, criteria=criteria)
+    for ref, cam in zip((k0, k1), result.rig.cameras, strict=True):
+        assert np.abs(np.diag(cam.matrix)[:2] / np.diag(ref)[:2] - 1).max() < 2e-4
+        assert np.abs(cam.matrix[:2, 2] - ref[:2, 2]).max() < 0.3

@@ -3,12 +3,13 @@ ground-truth corners; corner refinement holds on them for checkerboards and ChAr
 
 from dataclasses import replace
 
+import cv2
 import numpy as np
 import pytest
 
 from calib.calibration import Calibration
 from calib.camera import rodrigues
-from calib.detect import BoardDetector, refine_corners, subpixel
+from calib.detect import MAX_ASYMMETRY, BoardDetector, asymmetry, refine_corners, subpixel
 from calib.photo_look import (
     DEGRADATIONS,
     PHOTO_CHARUCO,
@@ -93,16 +94,49 @@ def test_refinement_holds_where_a_large_window_fails():
     ours, large = np.concatenate(ours), np.concatenate(large)
     assert len(ours) >= 60
     assert large.max() > 1.0
-    assert np.median(ours) <= 0.08 and ours.max() < 0.6
+    assert np.median(ours) <= 0.05 and ours.max() < 0.5
+
+
+def test_asymmetry_tells_a_junction_from_a_point_on_an_edge():
+    # The finder can leave a corner of a grazing view on an edge, a few pixels from the
+    # junction, where a small window cannot bring it back: the image is point symmetric
+    # about the junction only.
+    views = photo_views(PHOTO_CHECKERBOARD, PhotoLook(), 1, seed=5, rig=_one_camera(),
+                        supersample=2)
+    img, truth = views.images[0][0], views.truth[0][0]
+    grid = truth.reshape(6, 9, 2)
+    inner = grid[1:-1, 1:-1].reshape(-1, 2)
+    along = (grid[1:-1, 2:] - grid[1:-1, 1:-1]).reshape(-1, 2)  # towards the next corner
+    halves = np.full(len(inner), 3)
+    smooth = cv2.GaussianBlur(img.astype(np.float32), (0, 0), 1.0)
+    at_junction = asymmetry(smooth, inner, halves)
+    on_edge = asymmetry(smooth, inner + 0.1 * along, halves)  # ~3 px along the edge
+    assert at_junction.max() < MAX_ASYMMETRY < on_edge.min()
+
+
+def test_charuco_is_read_through_the_photo_look():
+    # A 1.5 px blur under a gamma curve: OpenCV's ChArUco detector with its default
+    # parameters reads 2 of these 4 views (3-14 of 24 corners); poseloop's reads all.
+    views = photo_views(PHOTO_CHARUCO, PhotoLook(), 4, seed=2, rig=_one_camera(),
+                        supersample=2)
+    detector = BoardDetector(PHOTO_CHARUCO)
+    errors = []
+    for img, truth in zip(views.images[0], views.truth[0], strict=True):
+        det = detector.detect(img)
+        assert det is not None and len(det.ids) >= 12
+        errors.append(np.linalg.norm(det.corners - truth[det.ids], axis=1))
+    errors = np.concatenate(errors)
+    assert np.median(errors) < 0.06 and errors.max() < 0.5
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("board", [PHOTO_CHECKERBOARD, PHOTO_CHARUCO], ids=lambda b: b.kind)
 @pytest.mark.parametrize("look", list(DEGRADATIONS))
 def test_corner_error_matrix(board, look):
-    """Median corner error <= 0.05 px on the blurred photo looks; 0.065 px on the sharp-
-    edged single degradations (aliased edges limit cornerSubPix there) and 0.07 px on
-    grazing views, wherever the board is found; no corner off by more than 1 px."""
+    """Median corner error <= 0.05 px under every look, wherever the board is found; no
+    corner off by more than 0.5 px. ChArUco under the whole photo look at grazing angles
+    is read in a quarter of the views only and its windows are held to 2-3 px by the rim
+    around the markers: 0.06 px there (0.057 measured, README)."""
     views = photo_views(board, DEGRADATIONS[look], 8, seed=1)
     detector = BoardDetector(board)
     errors = []
@@ -114,6 +148,8 @@ def test_corner_error_matrix(board, look):
     if not errors:
         pytest.skip(f"{board.kind} not found under {look}: the markers cannot be read")
     errors = np.concatenate(errors)
-    limit = 0.07 if "grazing" in look else 0.05 if look.startswith("photo") else 0.065
+    print(f"{board.kind} {look}: {len(errors)} corners, median {np.median(errors):.4f} px, "
+          f"max {errors.max():.3f} px")
+    limit = 0.06 if (board.kind, look) == ("charuco", "photo, grazing") else 0.05
     assert np.median(errors) <= limit
-    assert errors.max() < 1.0
+    assert errors.max() < 0.5

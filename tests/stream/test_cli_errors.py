@@ -53,6 +53,7 @@ CASES = {
     "refine": (["{project}", "--videos", "nosuch"], 1, "nosuch"),
     "run": (["{rig}"], 1, "rig.toml"),
     "synth": (["{empty}", "--size", "big"], 2, "big"),
+    "track": (["{table}"], 1, "table.h5"),
     "train": (["{missing}"], 1, "missing"),
     "triangulate": (["{rig}", "{table}", "{table}"], 1, "rig.toml"),
     "undistort-check": (["{rig}", "{empty}"], 1, "rig.toml"),

@@ -57,6 +57,12 @@ class ProjectConfig:
     stop: float = 1.0
     batch_size: int = 8
     default_net_type: str = "resnet_50"
+    # multi-animal projects (multianimalproject: true): ``bodyparts`` is then
+    # multianimalbodyparts followed by uniquebodyparts (DeepLabCut writes "MULTI!" there)
+    multianimal: bool = False
+    individuals: tuple[str, ...] = ()
+    unique_bodyparts: tuple[str, ...] = ()
+    identity: bool = False  # the individuals look different: learn who is who
     # poseloop's own optional keys, from poseloop.yaml
     flip_pairs: tuple[tuple[str, str], ...] = ()
     reference_length: tuple[str, str] | None = None  # [a, b]: PCK at a fraction of |a - b|
@@ -66,6 +72,19 @@ class ProjectConfig:
     @property
     def root(self) -> Path:
         return self.path.parent
+
+    @property
+    def label_individuals(self) -> tuple[str, ...]:
+        """The individual axis of the project's label tables: the individuals, then
+        ``single`` when there are unique bodyparts; empty for a single-animal project."""
+        if not self.multianimal:
+            return ()
+        return self.individuals + (("single",) if self.unique_bodyparts else ())
+
+    @property
+    def animal_bodyparts(self) -> tuple[str, ...]:
+        """The parts every animal has (all bodyparts for a single-animal project)."""
+        return self.bodyparts[:len(self.bodyparts) - len(self.unique_bodyparts)]
 
     def crop(self, video_key: str) -> tuple[int, int, int, int] | None:
         """``(x1, x2, y1, y2)`` of a video's crop in video_sets, or None."""
@@ -162,6 +181,41 @@ def _reference(path: Path, raw: dict, bodyparts: tuple[str, ...]) -> tuple[str, 
     return pair
 
 
+def _names(path: Path, raw: dict, key: str, allow_empty: bool = False) -> tuple[str, ...]:
+    """A list of distinct non-empty names under `key`."""
+    value = raw.get(key)
+    if value is None and allow_empty:
+        return ()
+    if not isinstance(value, list) or not (value or allow_empty) or not all(
+            isinstance(v, str) and v for v in value):
+        raise ConfigError(f"{path}: key '{key}' must be a "
+                          f"{'' if allow_empty else 'non-empty '}list of names, got {value!r}")
+    if len(set(value)) != len(value):
+        raise ConfigError(f"{path}: key '{key}' lists a name twice: {list(value)}")
+    return tuple(str(v) for v in value)
+
+
+def _multianimal(path: Path, raw: dict) -> dict[str, Any]:
+    """The multi-animal keys, checked: individuals, multianimalbodyparts,
+    uniquebodyparts, identity; ``bodyparts`` becomes the animals' parts + unique parts."""
+    individuals = _names(path, raw, "individuals")
+    if "single" in individuals:
+        raise ConfigError(f"{path}: key 'individuals' must not name 'single' (DeepLabCut's "
+                          "individual for the unique bodyparts)")
+    multi = _names(path, raw, "multianimalbodyparts")
+    unique = _names(path, raw, "uniquebodyparts", allow_empty=True)
+    both = sorted(set(multi) & set(unique))
+    if both:
+        raise ConfigError(f"{path}: {both} listed in both 'multianimalbodyparts' and "
+                          "'uniquebodyparts'")
+    identity = raw.get("identity")
+    if identity is not None and not isinstance(identity, bool):
+        raise ConfigError(f"{path}: key 'identity' must be true, false or empty, "
+                          f"got {identity!r}")
+    return dict(multianimal=True, individuals=individuals, unique_bodyparts=unique,
+                identity=bool(identity), bodyparts=multi + unique)
+
+
 def parse_config(path: Path, raw: Any, own: dict[str, Any] | None = None) -> ProjectConfig:
     """Validate a loaded config.yaml document and poseloop.yaml's (`own`); errors name the
     file and the key."""
@@ -175,12 +229,12 @@ def parse_config(path: Path, raw: Any, own: dict[str, Any] | None = None) -> Pro
             f"{path}: missing key '{missing[0]}'"
             + (f" (also {missing[1:]})" if len(missing) > 1 else "")
         )
-    bodyparts = _typed(path, raw, "bodyparts", list)
-    if not bodyparts or not all(isinstance(b, str) and b for b in bodyparts):
-        raise ConfigError(f"{path}: key 'bodyparts' must be a non-empty list of names")
-    if len(set(bodyparts)) != len(bodyparts):
-        raise ConfigError(f"{path}: key 'bodyparts' lists a name twice: {list(bodyparts)}")
-    bodyparts = tuple(str(b) for b in bodyparts)
+    multianimal = raw.get("multianimalproject")
+    if multianimal is not None and not isinstance(multianimal, bool):
+        raise ConfigError(f"{path}: key 'multianimalproject' must be true or false, "
+                          f"got {multianimal!r}")
+    animals = _multianimal(path, raw) if multianimal else {}
+    bodyparts = animals.pop("bodyparts") if animals else _names(path, raw, "bodyparts")
     fractions = raw["TrainingFraction"]
     if isinstance(fractions, (int, float)) and not isinstance(fractions, bool):
         fractions = [fractions]
@@ -221,6 +275,7 @@ def parse_config(path: Path, raw: Any, own: dict[str, Any] | None = None) -> Pro
         flip_pairs=_pairs(own_source, own, "flip_pairs", bodyparts),
         reference_length=_reference(own_source, own, bodyparts),
         raw=raw,
+        **animals,
         own=own,
     )
 

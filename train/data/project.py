@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from calib.errors import ConfigError, DataError
+from calib.fileio import atomic_path
 from train.data.config import ProjectConfig, load_config, save_config
 from train.data.keypoints import LabeledFrames
 from train.data.tables import read_labels
@@ -128,9 +129,8 @@ class Project:
             raise DataError(f"{self.labeled_data}: no CollectedData_{self.config.scorer} tables")
         parts = []
         for f in files:
-            labels = read_labels(f)
             try:
-                parts.append(labels.with_bodyparts(self.config.bodyparts))
+                parts.append(self.conform(read_labels(f)))
             except DataError as exc:
                 raise DataError(f"{f}: {exc} (config: {self.config_path})") from None
         return LabeledFrames(
@@ -139,7 +139,15 @@ class Project:
             images=[img for p in parts for img in p.images],
             xy=np.concatenate([p.xy for p in parts]),
             index_style=parts[0].index_style,
+            individuals=self.config.label_individuals,
+            unique_bodyparts=self.config.unique_bodyparts,
         )
+
+    def conform(self, labels: LabeledFrames) -> LabeledFrames:
+        """`labels` in the config's bodypart (and individual) order; see
+        :meth:`LabeledFrames.with_bodyparts`."""
+        c = self.config
+        return labels.with_bodyparts(c.bodyparts, c.label_individuals, c.unique_bodyparts)
 
 
 def open_project(path: str | Path) -> Project:
@@ -195,8 +203,17 @@ def create_project(
     working_directory: str | Path = ".",
     copy_videos: bool = False,
     date: _dt.date | None = None,
+    individuals: list[str] | None = None,
+    unique_bodyparts: list[str] | None = None,
+    identity: bool = False,
 ) -> Project:
-    """Create ``<name>-<scorer>-<YYYY-MM-DD>/`` with DeepLabCut's layout and config.yaml."""
+    """Create ``<name>-<scorer>-<YYYY-MM-DD>/`` with DeepLabCut's layout and config.yaml.
+
+    With `individuals` the project is a multi-animal one, as DeepLabCut makes them:
+    ``multianimalproject: true``, `bodyparts` become ``multianimalbodyparts`` (the
+    ``bodyparts`` key reads ``MULTI!``), `unique_bodyparts` ``uniquebodyparts``, and
+    `identity` says whether the animals can be told apart by their looks.
+    """
     if not bodyparts or len(set(bodyparts)) != len(bodyparts):
         raise ConfigError(f"bodyparts must be distinct names, got {bodyparts}")
     for v in videos:
@@ -215,7 +232,29 @@ def create_project(
         bodyparts="\n".join(f"- {b}" for b in bodyparts),
     )
     (root / "config.yaml").write_text(text)
+    if individuals:
+        _make_multianimal(root / "config.yaml", list(bodyparts), list(individuals),
+                          list(unique_bodyparts or []), identity)
     project = open_project(root)
     if videos:
         add_videos(project, videos, copy=copy_videos)
     return project
+
+
+def _make_multianimal(path: Path, bodyparts: list[str], individuals: list[str],
+                      unique: list[str], identity: bool) -> None:
+    """Turn a fresh config.yaml into a multi-animal one (keys placed as DeepLabCut does)."""
+    from train.data.config import _yaml
+
+    raw = _yaml().load(path.read_text())
+    raw["multianimalproject"] = True
+    raw["identity"] = identity
+    keys = list(raw.keys())
+    at = keys.index("bodyparts")
+    raw.insert(at, "individuals", individuals)
+    raw.insert(at + 1, "uniquebodyparts", unique)
+    raw.insert(at + 2, "multianimalbodyparts", bodyparts)
+    raw["bodyparts"] = "MULTI!"
+    raw["default_track_method"] = "ellipse"
+    with atomic_path(path) as tmp, tmp.open("w") as f:
+        _yaml().dump(raw, f)

@@ -1,6 +1,8 @@
 """DeepLabCut tables: human labels (``CollectedData_<scorer>``), analysis output
 (``<video><scorer>``) and 3D output, in HDF5 (pandas/PyTables, key
 ``df_with_missing``) and CSV (three header rows: scorer, bodyparts, coords).
+Multi-animal tables have a fourth column level, ``individuals``, after the scorer
+(unique bodyparts under the individual ``single``), as DeepLabCut writes them.
 
 This is the one module that reads and writes them; everything else works on the
 arrays of :mod:`train.data.keypoints`.
@@ -17,14 +19,17 @@ import pandas as pd
 
 from calib.errors import DataError
 from calib.fileio import atomic_path
-from train.data.keypoints import LabeledFrames, Poses2D, Poses3D
+from train.data.keypoints import SINGLE, LabeledFrames, Poses2D, Poses3D, table_columns
 
 KEY = "df_with_missing"
+TRACKS_KEY = "tracks"  # DeepLabCut 3's key for tracked (stitched) multi-animal tables
+TRACKER_SUFFIX = "_el"  # ... and the end of their file name (see tracked_path)
 # The format version pandas 2 writes into every HDF5 group and reads back to tell the
 # current layout from pre-0.10 files; pandas 3 stopped writing it, and pandas 2 (hence
 # DeepLabCut, which pins pandas < 3) then fails on the file. We write it ourselves.
 PANDAS_FORMAT_VERSION = "0.15.2"
 LEVELS = ["scorer", "bodyparts", "coords"]
+MULTI_LEVELS = ["scorer", "individuals", "bodyparts", "coords"]
 COORDS_3D = ("x", "y", "z", "score", "error", "ncams")
 STAMP_ATTR = "poseloop_stamp"  # root attribute of an analysis table: JSON, see write_analysis
 
@@ -50,10 +55,9 @@ def _read_frame(path: Path) -> pd.DataFrame:
     if not isinstance(df, pd.DataFrame) or not isinstance(df.columns, pd.MultiIndex):
         raise DataError(f"{path}: not a DeepLabCut table (columns are not scorer/bodyparts/coords)")
     names = list(df.columns.names)
-    if "individuals" in names:
-        raise DataError(f"{path}: multi-animal tables (level 'individuals') are not supported yet")
-    if names != LEVELS:
-        raise DataError(f"{path}: column levels are {names}, expected {LEVELS}")
+    if names not in (LEVELS, MULTI_LEVELS):
+        raise DataError(f"{path}: column levels are {names}, expected {LEVELS} or "
+                        f"{MULTI_LEVELS}")
     return df
 
 
@@ -63,13 +67,20 @@ def _has_key(path: Path) -> bool:
 
 
 def _read_csv(path: Path) -> pd.DataFrame:
-    head = pd.read_csv(path, header=[0, 1, 2], nrows=0)
+    with path.open(newline="") as f:
+        f.readline()
+        second_row = f.readline()
+    # the first cell of each header row names its level; "individuals" marks the
+    # multi-animal layout
+    levels = MULTI_LEVELS if second_row.split(",", 1)[0] == "individuals" else LEVELS
+    header = list(range(len(levels)))
+    head = pd.read_csv(path, header=header, nrows=0)
     # DeepLabCut 3 writes the image path as three index columns; their header cells
     # are empty, which pandas reports as "Unnamed: ...".
     second = str(head.columns[1][0]) if len(head.columns) > 1 else ""
     n_index = 3 if second.startswith("Unnamed") else 1
-    df = pd.read_csv(path, header=[0, 1, 2], index_col=list(range(n_index)))
-    df.columns = df.columns.set_names(LEVELS)
+    df = pd.read_csv(path, header=header, index_col=list(range(n_index)))
+    df.columns = df.columns.set_names(levels)
     if n_index == 1:
         df.index.name = None
     else:
@@ -90,27 +101,55 @@ def _bodyparts_in_order(df: pd.DataFrame) -> tuple[str, ...]:
     return tuple(dict.fromkeys(str(b) for b in df.columns.get_level_values("bodyparts")))
 
 
-def _columns(
-    df: pd.DataFrame, path: Path, scorer: str, bodyparts: tuple[str, ...], coords: tuple[str, ...]
-) -> np.ndarray:
-    """``(rows, bodyparts, coords)`` float64 values, naming the missing column if any."""
-    out = np.empty((len(df), len(bodyparts), len(coords)))
-    for j, b in enumerate(bodyparts):
+def _layout(df: pd.DataFrame) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """``(bodyparts, individuals, unique bodyparts)`` of a table in column order; the
+    bodyparts are the animals' parts then the unique ones (individuals empty for a
+    single-animal table)."""
+    if "individuals" not in df.columns.names:
+        return _bodyparts_in_order(df), (), ()
+    pairs = [(str(i), str(b)) for i, b in zip(df.columns.get_level_values("individuals"),
+                                              df.columns.get_level_values("bodyparts"),
+                                              strict=True)]
+    animals = tuple(dict.fromkeys(i for i, _ in pairs if i != SINGLE))
+    multi = tuple(dict.fromkeys(b for i, b in pairs if i != SINGLE))
+    unique = tuple(dict.fromkeys(b for i, b in pairs if i == SINGLE))
+    individuals = animals + ((SINGLE,) if unique else ())
+    return multi + unique, individuals, unique
+
+
+def _columns(df: pd.DataFrame, path: Path, scorer: str, bodyparts: tuple[str, ...],
+             coords: tuple[str, ...], individuals: tuple[str, ...] = (),
+             unique: tuple[str, ...] = ()) -> np.ndarray:
+    """``(rows, [individuals,] bodyparts, coords)`` float64 values (NaN where the table has
+    no such individual/bodypart pair), naming the missing column if any."""
+    multi = bool(individuals)
+    shape = (len(df), *((len(individuals),) if multi else ()), len(bodyparts), len(coords))
+    out = np.full(shape, np.nan)
+    cells = table_columns(individuals, bodyparts, unique) if multi else [
+        (None, j) for j in range(len(bodyparts))]
+    for i, j in cells:
         for k, c in enumerate(coords):
+            key = (scorer, bodyparts[j], c) if i is None else (
+                scorer, individuals[i], bodyparts[j], c)
             try:
-                column = df[(scorer, b, c)]
+                column = df[key]
             except KeyError:
-                raise DataError(f"{path}: no column {scorer}/{b}/{c}") from None
-            out[:, j, k] = pd.to_numeric(column, errors="coerce").to_numpy(np.float64)
+                raise DataError(f"{path}: no column {'/'.join(key)}") from None
+            values = pd.to_numeric(column, errors="coerce").to_numpy(np.float64)
+            if i is None:
+                out[:, j, k] = values
+            else:
+                out[:, i, j, k] = values
     return out
 
 
 def read_labels(path: str | Path) -> LabeledFrames:
-    """Read ``CollectedData_<scorer>.h5|.csv`` (or ``machinelabels``) into LabeledFrames."""
+    """Read ``CollectedData_<scorer>.h5|.csv`` (or ``machinelabels``) into LabeledFrames;
+    multi-animal tables come with their individual axis."""
     path = Path(path)
     df = _read_frame(path)
     scorer = _single_scorer(df, path)
-    bodyparts = _bodyparts_in_order(df)
+    bodyparts, individuals, unique = _layout(df)
     coords = set(df.columns.get_level_values("coords"))
     if not {"x", "y"} <= coords:
         raise DataError(f"{path}: coords must include x and y, found {sorted(coords)}")
@@ -122,21 +161,43 @@ def read_labels(path: str | Path) -> LabeledFrames:
     else:
         images = [str(p).replace("\\", "/") for p in df.index]
         style = "flat"
-    xy = _columns(df, path, scorer, bodyparts, ("x", "y"))
+    xy = _columns(df, path, scorer, bodyparts, ("x", "y"), individuals, unique)
     likelihood = None
     if "likelihood" in coords:
-        likelihood = _columns(df, path, scorer, bodyparts, ("likelihood",))[..., 0]
-    return LabeledFrames(scorer, bodyparts, images, xy, style, likelihood)
+        likelihood = _columns(df, path, scorer, bodyparts, ("likelihood",), individuals,
+                              unique)[..., 0]
+    return LabeledFrames(scorer, bodyparts, images, xy, style, likelihood, individuals, unique)
+
+
+def _column_index(scorer: str, bodyparts: tuple[str, ...], coords: tuple[str, ...],
+                  individuals: tuple[str, ...] = (), unique: tuple[str, ...] = ()
+                  ) -> tuple[pd.MultiIndex, list[tuple[int, int]] | None]:
+    """Columns of a table and, for multi-animal ones, the ``(individual, bodypart)``
+    cells they hold in order."""
+    if not individuals:
+        return pd.MultiIndex.from_product([[scorer], bodyparts, coords], names=LEVELS), None
+    cells = table_columns(individuals, bodyparts, unique)
+    tuples = [(scorer, individuals[i], bodyparts[j], c) for i, j in cells for c in coords]
+    return pd.MultiIndex.from_tuples(tuples, names=MULTI_LEVELS), cells
+
+
+def _values(data: np.ndarray, cells: list[tuple[int, int]] | None) -> np.ndarray:
+    """``(rows, [individuals,] bodyparts, coords)`` -> ``(rows, columns)`` in table order."""
+    if cells is None:
+        return data.reshape(len(data), -1)
+    i, j = (np.array(v, int) for v in zip(*cells, strict=True)) if cells else ([], [])
+    return data[:, i, j].reshape(len(data), -1)
 
 
 def labels_to_frame(labels: LabeledFrames) -> pd.DataFrame:
     """The DeepLabCut DataFrame of `labels` (index form as ``labels.index_style``)."""
     coords = ("x", "y") if labels.likelihood is None else ("x", "y", "likelihood")
-    columns = pd.MultiIndex.from_product([[labels.scorer], labels.bodyparts, coords], names=LEVELS)
+    columns, cells = _column_index(labels.scorer, labels.bodyparts, coords, labels.individuals,
+                                   labels.unique_bodyparts)
     values = labels.xy
     if labels.likelihood is not None:
-        values = np.concatenate([values, labels.likelihood[..., None]], axis=2)
-    values = values.reshape(len(labels), -1)
+        values = np.concatenate([values, labels.likelihood[..., None]], axis=-1)
+    values = _values(values, cells)
     if labels.index_style == "tuple":
         parts = [tuple(p.split("/", 2)) for p in labels.images]
         bad = [p for p in parts if len(p) != 3]
@@ -159,33 +220,34 @@ def write_labels(labels: LabeledFrames, path: str | Path, csv: bool = True) -> P
     return _write_table(labels_to_frame(labels), path, csv)
 
 
-def _write_table(df: pd.DataFrame, path: str | Path, csv: bool, stamp: dict | None = None) -> Path:
+def _write_table(df: pd.DataFrame, path: str | Path, csv: bool, stamp: dict | None = None,
+                 key: str = KEY) -> Path:
     """`df` to ``path.h5`` and, with `csv`, to ``path.csv``; returns the h5 path."""
     path = Path(path).with_suffix(".h5")
-    _write_h5(df, path, stamp)
+    _write_h5(df, path, stamp, key)
     if csv:
         _write_csv(df, path.with_suffix(".csv"))
     return path
 
 
-def _write_h5(df: pd.DataFrame, path: Path, stamp: dict | None = None) -> None:
+def _write_h5(df: pd.DataFrame, path: Path, stamp: dict | None = None, key: str = KEY) -> None:
     # PyTables' "table" format cannot hold a MultiIndex row index (DeepLabCut 3's
     # image tuples); DeepLabCut itself writes those in the "fixed" format.
     fmt = "fixed" if isinstance(df.index, pd.MultiIndex) else "table"
     with atomic_path(path) as tmp:
-        df.to_hdf(tmp, key=KEY, mode="w", format=fmt)
-        _stamp_format_version(tmp)
+        df.to_hdf(tmp, key=key, mode="w", format=fmt)
+        _stamp_format_version(tmp, key)
         if stamp is not None:
             with h5py.File(tmp, "a") as f:
                 f.attrs[STAMP_ATTR] = json.dumps(stamp)
 
 
-def _stamp_format_version(path: Path) -> None:
+def _stamp_format_version(path: Path, key: str) -> None:
     """Give the table's group the ``pandas_version`` attribute pandas 2 needs to read it."""
     import tables
 
     with tables.open_file(path, mode="a") as h5:
-        attrs = h5.get_node(f"/{KEY}")._v_attrs
+        attrs = h5.get_node(f"/{key}")._v_attrs
         if "pandas_version" not in attrs._v_attrnames:
             attrs.pandas_version = PANDAS_FORMAT_VERSION
 
@@ -204,22 +266,32 @@ def analysis_path(video: str | Path, scorer: str, destfolder: str | Path | None 
     return folder / f"{video.stem}{scorer}.h5"
 
 
+def tracked_path(table: str | Path) -> Path:
+    """``<video><scorer>_el.h5`` beside ``<video><scorer>.h5``: the name DeepLabCut 3 gives
+    the tracks of its default tracker (``default_track_method: ellipse``), so its
+    ``create_labeled_video`` and ``filterpredictions`` find poseloop's tracks."""
+    table = Path(table)
+    return table.with_name(f"{table.stem}{TRACKER_SUFFIX}.h5")
+
+
 def poses_to_frame(poses: Poses2D, scorer: str) -> pd.DataFrame:
-    columns = pd.MultiIndex.from_product(
-        [[scorer], poses.bodyparts, ("x", "y", "likelihood")], names=LEVELS
-    )
-    return pd.DataFrame(poses.data.reshape(poses.n_frames, -1).astype(np.float64), columns=columns)
+    columns, cells = _column_index(scorer, poses.bodyparts, ("x", "y", "likelihood"),
+                                   poses.individuals, poses.unique_bodyparts)
+    return pd.DataFrame(_values(poses.data.astype(np.float64), cells), columns=columns)
 
 
 def write_analysis(
-    poses: Poses2D, scorer: str, path: str | Path, csv: bool = False, stamp: dict | None = None
+    poses: Poses2D, scorer: str, path: str | Path, csv: bool = False, stamp: dict | None = None,
+    key: str = KEY,
 ) -> Path:
-    """Write 2D poses as a DeepLabCut analysis table (frame-numbered index).
+    """Write 2D poses as a DeepLabCut analysis table (frame-numbered index); multi-animal
+    poses get the ``individuals`` level. `key`: the HDF5 key (DeepLabCut 3 stores
+    tracked tables under :data:`TRACKS_KEY`).
 
     `stamp` (plain JSON values) is kept in the h5 file's root attribute ``poseloop_stamp``,
     where DeepLabCut and pandas do not look; :func:`read_stamp` reads it back.
     """
-    return _write_table(poses_to_frame(poses, scorer), path, csv, stamp)
+    return _write_table(poses_to_frame(poses, scorer), path, csv, stamp, key)
 
 
 def read_stamp(path: str | Path) -> tuple[dict | None, int]:
@@ -244,13 +316,14 @@ def read_stamp(path: str | Path) -> tuple[dict | None, int]:
 
 
 def read_analysis(path: str | Path) -> tuple[Poses2D, str]:
-    """Read a DeepLabCut analysis table: returns the poses and the scorer."""
+    """Read a DeepLabCut analysis table (single- or multi-animal): returns the poses and
+    the scorer."""
     path = Path(path)
     df = _read_frame(path)
     scorer = _single_scorer(df, path)
-    bodyparts = _bodyparts_in_order(df)
-    data = _columns(df, path, scorer, bodyparts, ("x", "y", "likelihood"))
-    return Poses2D(bodyparts, data), scorer
+    bodyparts, individuals, unique = _layout(df)
+    data = _columns(df, path, scorer, bodyparts, ("x", "y", "likelihood"), individuals, unique)
+    return Poses2D(bodyparts, data, individuals, unique), scorer
 
 
 # ---------------------------------------------------------------- 3D output
@@ -262,8 +335,9 @@ def poses3d_path(stem: str, folder: str | Path) -> Path:
 
 
 def write_poses3d(poses: Poses3D, scorer: str, path: str | Path, csv: bool = True) -> Path:
-    """Write 3D poses: per bodypart coords x, y, z, score, error (px), ncams."""
-    columns = pd.MultiIndex.from_product([[scorer], poses.bodyparts, COORDS_3D], names=LEVELS)
+    """Write 3D poses: per bodypart coords x, y, z, score, error (px), ncams (several
+    animals: with the individuals level)."""
+    columns, cells = _column_index(scorer, poses.bodyparts, COORDS_3D, poses.individuals)
     values = np.concatenate(
         [
             poses.xyz.astype(np.float64),
@@ -271,16 +345,19 @@ def write_poses3d(poses: Poses3D, scorer: str, path: str | Path, csv: bool = Tru
             poses.reprojection_error[..., None].astype(np.float64),
             poses.n_cameras[..., None].astype(np.float64),
         ],
-        axis=2,
-    ).reshape(poses.n_frames, -1)
-    return _write_table(pd.DataFrame(values, columns=columns), path, csv)
+        axis=-1,
+    )
+    return _write_table(pd.DataFrame(_values(values, cells), columns=columns), path, csv)
 
 
 def read_poses3d(path: str | Path) -> tuple[Poses3D, str]:
     path = Path(path)
     df = _read_frame(path)
     scorer = _single_scorer(df, path)
-    bodyparts = _bodyparts_in_order(df)
-    arr = _columns(df, path, scorer, bodyparts, COORDS_3D)
+    bodyparts, individuals, unique = _layout(df)
+    if unique:
+        raise DataError(f"{path}: a 3D table has no unique bodyparts (individual 'single')")
+    arr = _columns(df, path, scorer, bodyparts, COORDS_3D, individuals)
     ncams = np.nan_to_num(arr[..., 5]).astype(np.int16)
-    return Poses3D(bodyparts, arr[..., :3], arr[..., 3], arr[..., 4], ncams), scorer
+    return Poses3D(bodyparts, arr[..., :3], arr[..., 3], arr[..., 4], ncams,
+                   individuals), scorer

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from pathlib import Path
 
@@ -34,7 +35,15 @@ def label_style(project: Project) -> PoseStyle:
 def draw_labels(image: np.ndarray, xy: np.ndarray, style: PoseStyle,
                 names: tuple[str, ...]) -> np.ndarray:
     """A copy of BGR `image` with human labels ``xy (K, 2)`` (NaN: skipped) drawn in
-    `style`, each point with its bodypart name."""
+    `style`, each point with its bodypart name; several animals ``xy (I, K, 2)`` are drawn
+    one after the other, each in its own color (from the same colormap)."""
+    if xy.ndim == 3:
+        colors = bodypart_colors(len(xy), "rainbow")
+        out = image.copy()
+        for animal, color in zip(xy, colors, strict=True):
+            out = draw_labels(out, animal, dataclasses.replace(
+                style, colors=[color] * len(animal), skeleton_color=color), names)
+        return out
     pose = np.concatenate([xy, np.ones((len(xy), 1))], axis=1)
     out = draw_pose(image.copy(), pose, style)
     scale = max(0.3, image.shape[0] / 1200)

@@ -25,9 +25,9 @@ from scipy.ndimage import median_filter
 from tqdm import tqdm
 
 from calib.errors import DataError
-from train.data.keypoints import LabeledFrames, Poses2D
+from train.data.keypoints import LabeledFrames, Poses2D, table_columns
 from train.data.project import Project, add_videos, open_project
-from train.data.tables import read_analysis, read_labels, write_labels
+from train.data.tables import TRACKER_SUFFIX, read_analysis, read_labels, write_labels
 from train.data.video import VideoReader
 from train.label.extract import frame_range
 from train.label.framepick import (
@@ -92,7 +92,14 @@ def fitting_frames(poses: Poses2D, epsilon: float, p_bound: float, window: int =
 
 def candidate_frames(poses: Poses2D, algo: str, epsilon: float = 20.0, p_bound: float = 0.01,
                      frames: list[int] | None = None, window: int = 7) -> np.ndarray:
-    """Sorted indices of candidate outlier frames by `algo` (see the module docstring)."""
+    """Sorted indices of candidate outlier frames by `algo` (see the module docstring).
+    Several animals count as one set of points (the tracked table is the one to use:
+    ``jump`` on untracked animals sees their order change)."""
+    if poses.multi:
+        cells = table_columns(poses.individuals, poses.bodyparts, poses.unique_bodyparts)
+        i, j = (np.array(v) for v in zip(*cells, strict=True))
+        names = [f"{poses.individuals[a]}/{poses.bodyparts[b]}" for a, b in cells]
+        poses = Poses2D(names, poses.data[:, i, j])
     if algo == "jump":
         return np.flatnonzero(jump_frames(poses, epsilon))
     if algo == "uncertain":
@@ -117,6 +124,9 @@ def find_analysis(video: Path) -> Path:
     DeepLabCut's ``<stem>DLC...`` names; filtered tables and ground truth are not it."""
     found = sorted(p for p in video.parent.glob(f"{video.stem}*.h5")
                    if not p.stem.endswith(("_filtered", "_groundtruth")))
+    tracked = [p for p in found if p.stem.endswith(TRACKER_SUFFIX)]
+    if len(tracked) == 1:  # several animals: the tracked table, not the per-frame one
+        return tracked[0]
     dlc = [p for p in found if p.name.startswith(f"{video.stem}DLC")]
     if len(dlc) == 1 or len(found) == 1:
         return (dlc or found)[0]
@@ -215,16 +225,18 @@ def _write_machinelabels(project: Project, folder: Path, poses: Poses2D, scorer:
     images = [relative_image(folder.name, frame_name(i, n_frames)) for i in picked]
     human = read_folder_labels(project, folder.name)
     new = LabeledFrames(scorer, poses.bodyparts, images, data[..., :2],
-                        human.index_style if human else "flat", data[..., 2])
-    new = new.with_bodyparts(cfg.bodyparts)
+                        human.index_style if human else "flat", data[..., 2], poses.individuals,
+                        poses.unique_bodyparts)
+    new = project.conform(new)
     path = machinelabels_path(folder, cfg.iteration)
     if path.exists():
-        old = read_labels(path).with_bodyparts(cfg.bodyparts)
+        old = project.conform(read_labels(path))
         rows = {img: (xy, lik) for img, xy, lik in zip(old.images, old.xy, old.likelihood,
                                                       strict=True)}
         rows.update({img: (xy, lik) for img, xy, lik in zip(new.images, new.xy, new.likelihood,
                                                            strict=True)})
         new = LabeledFrames(scorer, cfg.bodyparts, list(rows),
                             np.stack([r[0] for r in rows.values()]), new.index_style,
-                            np.stack([r[1] for r in rows.values()]))
+                            np.stack([r[1] for r in rows.values()]), cfg.label_individuals,
+                            cfg.unique_bodyparts)
     return write_labels(new, path, csv=False)

@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from calib.errors import DataError
-from train.data.keypoints import LabeledFrames
+from train.data.config import ProjectConfig
+from train.data.keypoints import LabeledFrames, table_columns
 from train.data.project import Project
 from train.data.tables import read_labels, write_labels
 
@@ -44,7 +45,7 @@ def read_folder_labels(project: Project, stem: str) -> LabeledFrames | None:
         return None
     labels = read_labels(path)
     try:
-        return labels.with_bodyparts(project.config.bodyparts)
+        return project.conform(labels)
     except DataError as exc:
         raise DataError(f"{path}: {exc}") from None
 
@@ -58,7 +59,7 @@ def read_machine_labels(project: Project, stem: str) -> LabeledFrames | None:
     if labels.likelihood is None:
         raise DataError(f"{path}: machine labels must have a likelihood column")
     try:
-        return labels.with_bodyparts(project.config.bodyparts)
+        return project.conform(labels)
     except DataError as exc:
         raise DataError(f"{path}: {exc}") from None
 
@@ -79,12 +80,42 @@ def label_folders(project: Project, videos: list[str] | None = None) -> list[str
     return stems
 
 
+def point_cells(config: ProjectConfig) -> list[tuple[int, int]]:
+    """``(individual, bodypart)`` of each point column of a session: every bodypart
+    (individual 0) for one animal, the table's (individual, bodypart) pairs for several."""
+    if not config.multianimal:
+        return [(0, j) for j in range(len(config.bodyparts))]
+    return table_columns(config.label_individuals, config.bodyparts, config.unique_bodyparts)
+
+
+def flatten_points(config: ProjectConfig, points: np.ndarray) -> np.ndarray:
+    """A table row ``([individuals,] bodyparts, ...)`` -> ``(columns, ...)``."""
+    if not config.multianimal:
+        return points
+    i, j = (np.array(v) for v in zip(*point_cells(config), strict=True))
+    return points[i, j]
+
+
+def unflatten_points(config: ProjectConfig, points: np.ndarray) -> np.ndarray:
+    """``(columns, ...)`` -> a table row ``([individuals,] bodyparts, ...)`` (NaN where the
+    table has no column)."""
+    if not config.multianimal:
+        return points
+    out = np.full((len(config.label_individuals), len(config.bodyparts), *points.shape[1:]),
+                  np.nan)
+    for col, (i, j) in enumerate(point_cells(config)):
+        out[i, j] = points[col]
+    return out
+
+
 @dataclass
 class LabelSession:
     """Frames being labeled and their points.
 
-    ``xy`` is float64 ``(frames, bodyparts, 2)`` in image pixels (NaN: not labeled);
-    ``likelihood`` is ``(frames, bodyparts)``: the machine's confidence for a predicted
+    ``xy`` is float64 ``(frames, columns, 2)`` in image pixels (NaN: not labeled), one
+    column per bodypart, or for a multi-animal project per (individual, bodypart) pair
+    of the table (:attr:`cells`, :meth:`flatten`, :meth:`unflatten`);
+    ``likelihood`` is ``(frames, columns)``: the machine's confidence for a predicted
     point, NaN for a point a human placed or confirmed. ``reviewed`` marks frames that
     are saved: every frame when labeling, frames the user has looked at when refining.
     """
@@ -101,6 +132,25 @@ class LabelSession:
     def bodyparts(self) -> tuple[str, ...]:
         return self.project.config.bodyparts
 
+    @property
+    def cells(self) -> list[tuple[int, int]]:
+        """``(individual, bodypart)`` of each point column (see :func:`point_cells`)."""
+        return point_cells(self.project.config)
+
+    @property
+    def columns(self) -> list[str]:
+        """Name of each point column: the bodypart, or ``<individual> <bodypart>``."""
+        c = self.project.config
+        if not c.multianimal:
+            return list(c.bodyparts)
+        return [f"{c.label_individuals[i]} {c.bodyparts[j]}" for i, j in self.cells]
+
+    def flatten(self, points: np.ndarray) -> np.ndarray:
+        return flatten_points(self.project.config, points)
+
+    def unflatten(self, points: np.ndarray) -> np.ndarray:
+        return unflatten_points(self.project.config, points)
+
     def __len__(self) -> int:
         return len(self.images)
 
@@ -116,10 +166,11 @@ class LabelSession:
     def for_labeling(cls, project: Project, videos: list[str] | None = None) -> LabelSession:
         """Every extracted PNG of the folders, with the labels their tables already hold."""
         images, rows = [], []
-        k = len(project.config.bodyparts)
+        cfg = project.config
         for stem in label_folders(project, videos):
             table = read_folder_labels(project, stem)
-            known = dict(zip(table.images, table.xy, strict=True)) if table else {}
+            known = {img: flatten_points(cfg, xy) for img, xy in zip(table.images, table.xy,
+                                                                      strict=True)} if table else {}
             folder = project.labeled_data / stem
             names = {Path(img).name for img in known if (project.root / img).exists()}
             names |= {p.name for p in folder.glob("*.png")}
@@ -128,7 +179,7 @@ class LabelSession:
             for name in ordered:
                 image = relative_image(stem, name)
                 images.append(image)
-                rows.append(known.get(image, np.full((k, 2), np.nan)))
+                rows.append(known.get(image, np.full((len(point_cells(cfg)), 2), np.nan)))
         if not images:
             raise DataError(f"{project.labeled_data}: no frames to label "
                             "(run poseloop extract first)")
@@ -141,15 +192,18 @@ class LabelSession:
         """Outlier frames of the current iteration, prefilled with the machine's labels
         (or with the human's where a frame was already refined and saved)."""
         images, rows, liks, seen = [], [], [], []
-        k = len(project.config.bodyparts)
+        cfg = project.config
+        k = len(point_cells(cfg))
         for stem in label_folders(project, videos):
             machine = read_machine_labels(project, stem)
             if machine is None:
                 continue
             table = read_folder_labels(project, stem)
-            human = dict(zip(table.images, table.xy, strict=True)) if table else {}
+            human = {img: flatten_points(cfg, xy) for img, xy in zip(table.images, table.xy,
+                                                                      strict=True)} if table else {}
             for image, xy, lik in zip(machine.images, machine.xy, machine.likelihood,
                                       strict=True):
+                xy, lik = flatten_points(cfg, xy), flatten_points(cfg, lik)
                 if not (project.root / image).exists():
                     log.warning("%s: image of machine labels is missing; skipped", image)
                     continue
@@ -167,7 +221,7 @@ class LabelSession:
     # ------------------------------------------------------------ editing
 
     def point(self, i: int, j: int) -> tuple[float, float, float]:
-        """``(x, y, likelihood)`` of bodypart `j` on frame `i` (NaN where absent)."""
+        """``(x, y, likelihood)`` of column `j` on frame `i` (NaN where absent)."""
         x, y = self.xy[i, j]
         return float(x), float(y), float(self.likelihood[i, j])
 
@@ -186,11 +240,11 @@ class LabelSession:
             self.dirty = True
 
     def labeled(self, i: int) -> np.ndarray:
-        """``(bodyparts,)`` True where frame `i` has the point."""
+        """``(columns,)`` True where frame `i` has the point."""
         return np.isfinite(self.xy[i]).all(axis=1)
 
     def complete_frames(self) -> int:
-        """Frames with every bodypart labeled."""
+        """Frames with every point labeled."""
         return int(np.isfinite(self.xy).all(axis=(1, 2)).sum())
 
     # ------------------------------------------------------------ saving
@@ -218,11 +272,13 @@ class LabelSession:
             if self.stem(i) != stem or not self.reviewed[i]:
                 continue
             if self.images[i] in rows or self.labeled(i).any():
-                rows[self.images[i]] = self.xy[i]
+                rows[self.images[i]] = self.unflatten(self.xy[i])
         if not rows:
             return None
         labels = LabeledFrames(cfg.scorer, cfg.bodyparts, list(rows), np.stack(list(rows.values())),
-                               table.index_style if table else "flat")
+                               table.index_style if table else "flat",
+                               individuals=cfg.label_individuals,
+                               unique_bodyparts=cfg.unique_bodyparts)
         path = write_labels(labels, self.project.labels_path(stem))
         log.info("saved %d labeled frames to %s", len(labels), path)
         return path
@@ -232,12 +288,14 @@ def correct_frames(project: Project, truth: dict[str, np.ndarray],
                    videos: list[str] | None = None) -> list[Path]:
     """Refine the current outlier frames without the window: each frame's points become
     ``truth[image]`` (``(bodyparts, 2)``, NaN: not visible) and are saved exactly as the
-    labeler saves them. Returns the tables written."""
+    labeler saves them (multi-animal: ``(individuals, bodyparts, 2)``). Returns the
+    tables written."""
     session = LabelSession.for_refining(project, videos)
     for i, image in enumerate(session.images):
         if image not in truth:
             raise DataError(f"no ground truth for outlier frame {image}")
-        xy = np.asarray(truth[image], float)
-        for j in range(len(session.bodyparts)):
+        xy = session.flatten(np.asarray(truth[image], float))
+        for j in range(len(session.cells)):
             session.set_point(i, j, tuple(xy[j]) if np.isfinite(xy[j]).all() else None)
     return session.save()
+

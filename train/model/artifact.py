@@ -1,8 +1,9 @@
 """The deployable model: one ``.pt2`` file that the runtime loads with torch alone.
 
 It holds a ``torch.export`` program mapping a normalized float batch
-``(B, 3, h, w)`` to poses ``(B, K, 3)`` (x, y in input pixels, likelihood), with
-decoding inside, plus ``poseloop.json`` metadata: bodyparts, skeleton, input
+``(B, 3, h, w)`` to poses ``(B, K, 3)`` (x, y in input pixels, likelihood), or for a
+multi-animal model ``(B, I, K, 3)`` (NaN: no animal in that slot), with decoding (and
+assembly of parts into animals) inside, plus ``poseloop.json`` metadata: bodyparts, skeleton, input
 normalization, color order, stride, input scale and size range, training set and
 test error, the poseloop version.
 
@@ -57,6 +58,10 @@ class ModelMeta:
     train_error: float | None = None
     test_error: float | None = None
     training_set: dict = field(default_factory=dict)
+    # multi-animal models: output (B, len(individuals), K, 3); with identity slot i is
+    # individual i, else the slots are unordered animals (tracking names them)
+    individuals: list[str] = field(default_factory=list)
+    identity: bool = False
     poseloop_version: str = field(default_factory=_version)
     format_version: int = FORMAT_VERSION
 
@@ -150,6 +155,11 @@ class PoseModel:
     @property
     def bodyparts(self) -> tuple[str, ...]:
         return tuple(self.meta.bodyparts)
+
+    @property
+    def individuals(self) -> tuple[str, ...]:
+        """The individual axis of the output (empty for a single-animal model)."""
+        return tuple(self.meta.individuals)
 
     def input_size(self, height: int, width: int) -> tuple[int, int]:
         """Network input ``(h, w)`` for frames of ``(height, width)``."""

@@ -92,7 +92,7 @@ def make_split(project: Project, shuffle: int = 1, fraction: float | None = None
     if test_images is None and path.exists():
         return read_split(path)
     labels = project.load_labels() if labels is None else labels
-    has_label = labels.labeled_mask().any(axis=1)
+    has_label = labels.labeled_mask().reshape(len(labels), -1).any(axis=1)
     labeled = [img for img, m in zip(labels.images, has_label, strict=True) if m]
     if not labeled:
         raise DataError(f"{project.labeled_data}: no image has a labeled point")
@@ -138,8 +138,8 @@ def resize_rgb(image: np.ndarray, scale: float) -> np.ndarray:
 
 @dataclass
 class LabeledImages:
-    """Images in memory, ``(H, W, 3) uint8`` RGB, with their labels ``(N, K, 2)`` in the
-    pixels of those (possibly resized) images."""
+    """Images in memory, ``(H, W, 3) uint8`` RGB, with their labels ``(N, K, 2)`` (multi-animal:
+    ``(N, I, K, 2)``) in the pixels of those (possibly resized) images."""
 
     names: list[str]
     images: list[np.ndarray]
@@ -162,8 +162,8 @@ def load_images(project: Project, labels: LabeledFrames, names: list[str]) -> La
             raise DataError(f"{path}: missing or not an image OpenCV can read")
         images.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
         keypoints.append(labels.xy[index[name]])
-    k = len(labels.bodyparts)
-    kp = np.stack(keypoints).astype(np.float32) if keypoints else np.zeros((0, k, 2), np.float32)
+    empty = np.zeros((0, *labels.layout, 2), np.float32)
+    kp = np.stack(keypoints).astype(np.float32) if keypoints else empty
     return LabeledImages(list(names), images, kp)
 
 

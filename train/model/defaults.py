@@ -51,8 +51,10 @@ class Choice:
 
 
 def animal_extent(keypoints: np.ndarray) -> float:
-    """The 90th percentile over frames of the larger side of the labeled points' bounding
-    box, in pixels (0 when no frame has a labeled point)."""
+    """The 90th percentile over labeled animals of the larger side of their points'
+    bounding box, in pixels (0 when no animal has a labeled point); `keypoints` ``(N, K, 2)``
+    or, several animals a frame, ``(N, I, K, 2)``."""
+    keypoints = keypoints.reshape(-1, *keypoints.shape[-2:])
     labeled = np.isfinite(keypoints).all(axis=2).any(axis=1)
     if not labeled.any():
         return 0.0
@@ -70,8 +72,8 @@ def choose_config(given: dict[str, Any], device: torch.device, keypoints: np.nda
                   cpu_count: int | None = None) -> tuple[TrainConfig, list[Choice]]:
     """The config of `given` settings (TrainConfig field names) completed with choices for
     `device` and frames of at most `frame_hw` whose training labels are `keypoints`
-    ``(N, K, 2)`` in frame pixels; returns it with the choices made (given settings are
-    never changed)."""
+    ``(N, K, 2)`` (several animals: ``(N, I, K, 2)``) in frame pixels; returns it with the
+    choices made (given settings are never changed)."""
     cpu_count = cpu_count or os.cpu_count() or 1
     cuda = device.type == "cuda"
     choices: list[Choice] = []

@@ -144,18 +144,35 @@ def _same_size_batches(images: list[np.ndarray], batch_size: int) -> list[list[i
             for k in range(0, len(idx), batch_size)]
 
 
-def evaluate_network(project: str | Path | Project, shuffle: int = 1, snapshot: str = "best",
-                     pck_fraction: float = 0.2, plot: bool = True, device: str = "cpu",
-                     progress: bool = True, batch_size: int = 8) -> EvalResult:
-    """Train and test errors of shuffle `shuffle`, predicted through the exported model."""
+@dataclass
+class SplitPredictions:
+    """A shuffle's labeled images (train then test) predicted by its exported snapshot."""
+
+    snapshot: Path
+    model_path: Path
+    model: object  # train.model.artifact.PoseModel
+    names: list[str]
+    n_train: int
+    images: list[np.ndarray]  # BGR, as read
+    gt: np.ndarray  # labels, (N, [I,] K, 2)
+    preds: np.ndarray  # (N, [I,] K, 3)
+    folder: Path  # the model's test/ folder
+
+    def sets(self) -> list[tuple[str, slice]]:
+        """``("train", rows), ("test", rows)``, leaving out an empty set."""
+        out = [("train", slice(0, self.n_train)), ("test", slice(self.n_train, None))]
+        return [(which, sel) for which, sel in out if len(self.names[sel])]
+
+
+def predict_split(project: Project, shuffle: int, snapshot: str, device: str, progress: bool,
+                  batch_size: int) -> SplitPredictions:
+    """Export `snapshot` of `shuffle` to its ``test/`` folder and predict every labeled image
+    of the recorded split through it."""
     from tqdm import tqdm
 
     from train.model.artifact import load_model
     from train.model.export import export_network, pick_snapshot
 
-    if not isinstance(project, Project):
-        project = open_project(project)
-    c = project.config
     model_dir = ModelDir.of(project, shuffle)
     snap = pick_snapshot(model_dir, snapshot)
     model_path = export_network(project, shuffle, model_dir.test_dir / f"{snap.stem}.pt2",
@@ -165,52 +182,78 @@ def evaluate_network(project: str | Path | Project, shuffle: int = 1, snapshot: 
     split = make_split(project, shuffle, model_dir.training_fraction, labels=labels)
     index = {img: i for i, img in enumerate(labels.images)}
     names = split.train + split.test
-    preds = np.zeros((len(names), len(c.bodyparts), 3), np.float32)
+    rows = (len(model.individuals),) if model.individuals else ()
+    preds = np.zeros((len(names), *rows, len(project.config.bodyparts), 3), np.float32)
     images = [_read_image(project.root / name) for name in names]
-    frames = {name: images[i] for i, name in enumerate(names) if name in split.test}
     bar = tqdm(total=len(names), desc="evaluate", unit="img", disable=not progress)
     for batch in _same_size_batches(images, batch_size):
         preds[batch] = model(np.stack([images[i] for i in batch]))
         bar.update(len(batch))
     bar.close()
     gt = labels.xy[[index[n] for n in names]]
+    return SplitPredictions(snap, model_path, model, names, len(split.train), images, gt, preds,
+                            model_dir.test_dir)
+
+
+def write_results(pred: SplitPredictions, rows: dict, bp_rows: list[dict], pcutoff: float,
+                  columns: pd.MultiIndex) -> EvalResult:
+    """``evaluation.csv`` (`rows`: one per set), ``evaluation_bodyparts.csv`` and
+    ``predictions.csv`` (with `columns`) in the model's ``test/`` folder."""
+    summary = pd.DataFrame.from_dict(rows, orient="index")
+    summary.index.name = "set"
+    summary.insert(0, "snapshot", pred.snapshot.name)
+    summary["pcutoff"] = pcutoff
+    per_bp = pd.DataFrame(bp_rows).set_index(["set", "bodypart"])
+    _write_csv(summary, pred.folder / "evaluation.csv")
+    _write_csv(per_bp, pred.folder / "evaluation_bodyparts.csv")
+    sets = ["train"] * pred.n_train + ["test"] * (len(pred.names) - pred.n_train)
+    pred_df = pd.DataFrame(
+        pred.preds.reshape(len(pred.names), -1),
+        index=pd.MultiIndex.from_arrays([sets, pred.names], names=["set", "image"]),
+        columns=columns)
+    _write_csv(pred_df, pred.folder / "predictions.csv")
+    return EvalResult(pred.model_path, summary, per_bp, pred.folder)
+
+
+def picture_path(pred: SplitPredictions, i: int) -> Path:
+    """Where the picture of test image `i` goes: ``test/images/<video>_<file>.png``."""
+    pics = pred.folder / "images"
+    pics.mkdir(parents=True, exist_ok=True)
+    name = pred.names[i].replace("labeled-data/", "").replace("/", "_")
+    return (pics / name).with_suffix(".png")
+
+
+def evaluate_network(project: str | Path | Project, shuffle: int = 1, snapshot: str = "best",
+                     pck_fraction: float = 0.2, plot: bool = True, device: str = "cpu",
+                     progress: bool = True, batch_size: int = 8) -> EvalResult:
+    """Train and test errors of shuffle `shuffle`, predicted through the exported model."""
+    if not isinstance(project, Project):
+        project = open_project(project)
+    if project.config.multianimal:
+        from train.model.animals.evaluate import evaluate_animals
+
+        return evaluate_animals(project, shuffle, snapshot, plot, device, progress, batch_size)
+    c = project.config
+    pred = predict_split(project, shuffle, snapshot, device, progress, batch_size)
+    gt, preds = pred.gt, pred.preds
     dist = point_errors(gt, preds)
     ref = reference_lengths(gt, c.bodyparts, c.reference_length)
     rows, bp_rows = {}, []
-    n_train = len(split.train)
-    for which, sel in (("train", slice(0, n_train)), ("test", slice(n_train, None))):
-        if not len(names[sel]):
-            continue
+    for which, sel in pred.sets():
         r = None if ref is None else ref[sel]
         rows[which] = summarize(dist[sel], preds[sel, :, 2], c.pcutoff, r, pck_fraction)
         for k, bp in enumerate(c.bodyparts):
             rk = summarize(dist[sel, k:k + 1], preds[sel, k:k + 1, 2], c.pcutoff,
                            r, pck_fraction)
             bp_rows.append({"set": which, "bodypart": bp, **rk})
-    summary = pd.DataFrame.from_dict(rows, orient="index")
-    summary.index.name = "set"
-    summary.insert(0, "snapshot", snap.name)
-    summary["pcutoff"] = c.pcutoff
-    per_bp = pd.DataFrame(bp_rows).set_index(["set", "bodypart"])
-    folder = model_dir.test_dir
-    _write_csv(summary, folder / "evaluation.csv")
-    _write_csv(per_bp, folder / "evaluation_bodyparts.csv")
-    sets = ["train"] * len(split.train) + ["test"] * len(split.test)
-    pred_df = pd.DataFrame(
-        preds.reshape(len(names), -1),
-        index=pd.MultiIndex.from_arrays([sets, names], names=["set", "image"]),
-        columns=pd.MultiIndex.from_product([c.bodyparts, ("x", "y", "likelihood")]))
-    _write_csv(pred_df, folder / "predictions.csv")
+    result = write_results(pred, rows, bp_rows, c.pcutoff, pd.MultiIndex.from_product(
+        [c.bodyparts, ("x", "y", "likelihood")]))
     if plot:
-        pics = folder / "images"
-        pics.mkdir(parents=True, exist_ok=True)
-        for name, frame in frames.items():
-            i = names.index(name)
-            pic = draw_prediction(frame, gt[i], preds[i], c.pcutoff, c.bodyparts,
+        for i in range(pred.n_train, len(pred.names)):
+            pic = draw_prediction(pred.images[i], gt[i], preds[i], c.pcutoff, c.bodyparts,
                                   str(c.raw.get("colormap") or "rainbow"))
-            out = pics / name.replace("labeled-data/", "").replace("/", "_")
-            cv2.imwrite(str(out.with_suffix(".png")), pic)
-    result = EvalResult(model_path, summary, per_bp, folder)
+            cv2.imwrite(str(picture_path(pred, i)), pic)
+    summary = result.summary
     for which in summary.index:
         log.info("%s: %.2f px mean error (%.2f px with likelihood >= %.2f), PCK@5 %.2f, "
                  "PCK@10 %.2f",

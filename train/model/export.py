@@ -76,7 +76,13 @@ def export_network(project: str | Path | Project, shuffle: int = 1, out: str | P
     config = model_dir.read_config()
     path = pick_snapshot(model_dir, snapshot)
     bodyparts = list(project.config.bodyparts)
-    deploy, state = load_network(path, config, len(bodyparts))
+    animals: dict = {}
+    if project.config.multianimal:
+        from train.model.animals.export import load_animals_network
+
+        deploy, state, animals = load_animals_network(path, config, model_dir)
+    else:
+        deploy, state = load_network(path, config, len(bodyparts))
     evaluated = _evaluated_errors(model_dir, path.name)
     train_error = evaluated.get("train") if train_error is None else train_error
     test_error = evaluated.get("test") if test_error is None else test_error
@@ -98,6 +104,7 @@ def export_network(project: str | Path | Project, shuffle: int = 1, out: str | P
                       "shuffle": shuffle, "training_fraction": model_dir.training_fraction,
                       "snapshot": path.name, "epoch": state.get("epoch"),
                       "weights": config.weights},
+        **animals,
     )
     out = Path(out) if out else project.root / "exported-models" / f"{model_dir.name}.pt2"
     export_model(deploy, meta, out, example_hw=(256, 320))

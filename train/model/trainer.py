@@ -149,12 +149,11 @@ class Trainer:
         self.progress = progress
         self.device = resolve_device(config.device)
         torch.manual_seed(config.seed)
-        n_kp = len(self.bodyparts)
-        self.net = build_network(config, n_kp).to(self.device)
+        self.net, self.deploy = self.build_net()
+        self.net.to(self.device)
         self.cuda = self.device.type == "cuda"
         if config.channels_last:
             self.net = self.net.to(memory_format=torch.channels_last)
-        self.deploy = DeployNet(self.net, config.locref_std)
         self.optimizer = torch.optim.AdamW(self.net.parameters(), lr=config.lr,
                                            weight_decay=config.weight_decay)
         self.amp_dtype = (torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16) \
@@ -166,6 +165,22 @@ class Trainer:
         self._session_start, self._wall_before = time.perf_counter(), 0.0
         self.crop_hw = crop_hw(train, config)
         self.iters_per_epoch = max(1, math.ceil(len(train) / config.batch_size))
+
+    def build_net(self) -> tuple[torch.nn.Module, torch.nn.Module]:
+        """The network to train and its deployable twin (which shares its weights)."""
+        net = build_network(self.config, len(self.bodyparts))
+        return net, DeployNet(net, self.config.locref_std)
+
+    def losses(self, x: torch.Tensor, keypoints: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Weighted loss terms of a normalized batch and its ``(B, K, 2)`` keypoints: the
+        heatmap term first (logged as ``heatmap_loss``), the others are logged summed as
+        ``locref_loss``."""
+        heatmaps, locref = self.net(x)
+        targets = make_targets(keypoints, heatmaps.shape[2:], self.config.stride,
+                               self.config.sigma, self.config.locref_std,
+                               self.config.locref_radius)
+        heat_loss, locref_loss = pose_loss(heatmaps, locref, targets, self.config.locref_weight)
+        return self.config.heatmap_weight * heat_loss, locref_loss
 
     # ------------------------------------------------------------ snapshots
 
@@ -215,17 +230,13 @@ class Trainer:
             x = x.contiguous(memory_format=torch.channels_last)
         with torch.autocast(self.device.type, dtype=self.amp_dtype or torch.bfloat16,
                             enabled=self.amp_dtype is not None):
-            heatmaps, locref = self.net(x)
-        targets = make_targets(keypoints, heatmaps.shape[2:], self.config.stride,
-                               self.config.sigma, self.config.locref_std,
-                               self.config.locref_radius)
-        heat_loss, locref_loss = pose_loss(heatmaps, locref, targets, self.config.locref_weight)
-        loss = self.config.heatmap_weight * heat_loss + locref_loss
+            terms = self.losses(x, keypoints)
+        loss = sum(terms)
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         self.scaler.step(self.optimizer)
         self.scaler.update()
-        return float(self.config.heatmap_weight * heat_loss.detach()), float(locref_loss.detach())
+        return float(terms[0].detach()), float(sum(t.detach() for t in terms[1:]))
 
     def _epoch_batches(self, epoch: int) -> list[tuple[np.ndarray, np.ndarray]]:
         rng = np.random.default_rng([self.config.seed, epoch])
@@ -354,6 +365,10 @@ def prepare_training(project: str | Path | Project, config: TrainConfig | None, 
              resume: bool, test_images: list[str] | None, options: dict) -> TrainingRun:
     if not isinstance(project, Project):
         project = open_project(project)
+    if project.config.multianimal:
+        from train.model.animals.trainer import check_supported
+
+        check_supported(project)
     model_dir = ModelDir.of(project, shuffle)
     given = given_settings(options)
     labels = project.load_labels()
@@ -405,8 +420,15 @@ def train_network(project: str | Path | Project, config: TrainConfig | None = No
     project, model_dir, config = run.project, run.model_dir, run.config
     log.info("training %s on %d images (%d test) of %s", config.net, len(run.train),
              len(run.test), project.root)
-    trainer = Trainer(config, project.config.bodyparts, model_dir, run.train, run.test, progress,
-                      run.flip_pairs)
+    animals = {}
+    if project.config.multianimal:  # several animals: the bottom-up network (animals/)
+        from train.model.animals.trainer import ANIMALS_KEY, AnimalsTrainer
+
+        herd = AnimalsTrainer(config, project, model_dir, run.train, run.test, progress,
+                              run.flip_pairs)
+        animals[ANIMALS_KEY] = herd.describe()
+    trainer = herd if animals else Trainer(config, project.config.bodyparts, model_dir,
+                                           run.train, run.test, progress, run.flip_pairs)
     snapshots = model_dir.snapshots()
     if resume and snapshots:
         trainer.load_snapshot(snapshots[-1])
@@ -419,6 +441,7 @@ def train_network(project: str | Path | Project, config: TrainConfig | None = No
              "split": str(run.split.path), "shuffle": shuffle,
              "training_fraction": run.split.training_fraction, "crop_hw": list(trainer.crop_hw),
              "flip_pairs": [list(p) for p in run.flip_pairs]}
+    extra.update(animals)
     if run.choices:
         extra["chosen"] = {c.key: c.why for c in run.choices}
     model_dir.write_config(config, extra)
@@ -438,12 +461,16 @@ def preview_augmentation(project: str | Path | Project, config: TrainConfig | No
 
     run = prepare_training(project, config, shuffle, False, None, options)
     config = run.config
+    data, names, pairs = run.train, run.project.config.bodyparts, run.flip_pairs
+    if run.project.config.multianimal:
+        from train.model.animals.trainer import as_points
+
+        data, names, pairs = as_points(run.project, run.train, run.flip_pairs)
     rng = np.random.default_rng(config.seed)
-    images, kps = crop_batch(run.train, rng.permutation(len(run.train))[:n],
-                             crop_hw(run.train, config), config.crop_margin, rng)
+    images, kps = crop_batch(data, rng.permutation(len(data))[:n], crop_hw(data, config),
+                             config.crop_margin, rng)
     path = Path(path) if path else run.model_dir.train_dir / "augmentation_preview.png"
     path.parent.mkdir(parents=True, exist_ok=True)
     write_augmentation_preview(_image_tensor(images, torch.device("cpu")), torch.from_numpy(kps),
-                               make_augmenter(config, run.project.config.bodyparts,
-                                              run.flip_pairs), path)
+                               make_augmenter(config, names, pairs), path)
     return path

@@ -104,8 +104,14 @@ def filter_track(x: np.ndarray, trusted: np.ndarray, config: FilterConfig) -> np
 
 
 def filter_poses(poses: Poses2D, config: FilterConfig | None = None) -> Poses2D:
-    """Smooth and gap-fill every bodypart of `poses`; likelihoods unchanged."""
+    """Smooth and gap-fill every bodypart of `poses` (of every individual: filter tracked
+    tables, whose rows follow one animal); likelihoods unchanged."""
     config = config or FilterConfig()
+    if poses.multi:
+        each = [filter_poses(Poses2D(poses.bodyparts, poses.data[:, i]), config).data
+                for i in range(len(poses.individuals))]
+        return Poses2D(poses.bodyparts, np.stack(each, axis=1), poses.individuals,
+                       poses.unique_bodyparts)
     data = poses.data.astype(np.float64)
     trusted = np.isfinite(data[..., :2]).all(axis=2) & (data[..., 2] >= config.pcutoff)
     out = data.copy()
@@ -122,8 +128,12 @@ def filtered_path(table: str | Path) -> Path:
 
 
 def plot_filtered(before: Poses2D, after: Poses2D, path: str | Path, pcutoff: float) -> Path:
-    """A PNG with one panel per bodypart: x and y over frames, raw (dots, hollow under
-    `pcutoff`) and filtered (lines)."""
+    """A PNG with one panel per bodypart (several animals: per individual and bodypart): x
+    and y over frames, raw (dots, hollow under `pcutoff`) and filtered (lines)."""
+    if before.multi:
+        names = [f"{i} {b}" for i in before.individuals for b in before.bodyparts]
+        before, after = (Poses2D(names, p.data.reshape(p.n_frames, -1, 3))
+                         for p in (before, after))
     import matplotlib
 
     matplotlib.use("Agg")

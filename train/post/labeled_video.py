@@ -1,6 +1,7 @@
 """Videos with the poses drawn on them, as DeepLabCut's ``create_labeled_video`` makes.
 
-Points are colored by bodypart from a colormap, their opacity is their likelihood,
+Points are colored by bodypart from a colormap (multi-animal tables: by individual, so
+each animal has its own color), their opacity is their likelihood,
 points under ``pcutoff`` are hidden (or drawn hollow), and skeleton lines join parts
 that are both above it. The output is ``<video stem><scorer>_labeled.mp4`` beside the
 video unless told otherwise.
@@ -8,6 +9,7 @@ video unless told otherwise.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -115,6 +117,19 @@ def draw_pose(img: np.ndarray, pose: np.ndarray, style: PoseStyle) -> np.ndarray
     return img
 
 
+def draw_poses(img: np.ndarray, pose: np.ndarray, style: PoseStyle) -> np.ndarray:
+    """:func:`draw_pose` for one frame of single-animal ``(K, 3)`` or multi-animal
+    ``(I, K, 3)`` poses; each individual is drawn in its own color ``style.colors[i]``,
+    points and skeleton alike."""
+    if pose.ndim == 2:
+        return draw_pose(img, pose, style)
+    for i, individual in enumerate(pose):
+        color = style.colors[i % len(style.colors)]
+        draw_pose(img, individual, dataclasses.replace(
+            style, colors=[color] * individual.shape[0], skeleton_color=color))
+    return img
+
+
 def labeled_video_path(video: str | Path, scorer: str, filtered: bool = False,
                        destfolder: str | Path | None = None) -> Path:
     """DeepLabCut's name: ``<video stem><scorer>_labeled.mp4``, or
@@ -176,7 +191,8 @@ def labeled_video(video: str | Path, table: str | Path, out: str | Path | None =
         if radius <= 0:
             raise ConfigError(f"dotsize must be > 0, got {radius}")
         style = PoseStyle(
-            colors=bodypart_colors(len(poses.bodyparts), colormap or "rainbow"),
+            colors=bodypart_colors(len(poses.individuals) if poses.multi
+                                   else len(poses.bodyparts), colormap or "rainbow"),
             skeleton=_skeleton_indices(skeleton, poses, table),
             skeleton_color=skeleton_color, pcutoff=pcutoff, radius=float(radius), hollow=hollow)
         if out is None:
@@ -187,7 +203,7 @@ def labeled_video(video: str | Path, table: str | Path, out: str | Path | None =
             for i, frame in enumerate(tqdm(reader, total=reader.n_frames, unit="frame",
                                            desc=f"label {reader.path.name}",
                                            disable=not progress)):
-                yield draw_pose(frame, poses.data[i], style)
+                yield draw_poses(frame, poses.data[i], style)
 
         written = write_video(out, frames(), fps=reader.fps)
     if written != poses.n_frames:

@@ -26,6 +26,7 @@ from train.synth.motion import along_path, heading_at, simulate
 if TYPE_CHECKING:
     from train.data.keypoints import Poses2D
     from train.data.project import Project
+    from train.synth.herd import SyntheticHerd
 
 BODYPARTS: tuple[str, ...] = (
     "snout", "leftear", "rightear", "neck", "spine", "tailbase", "tailtip",
@@ -97,8 +98,11 @@ class SyntheticAnimal:
     ``keypoints(i)`` are exact (on a 1/16 px grid), in pixels, OpenCV convention.
     """
 
-    def __init__(self, config: SynthConfig):
+    def __init__(self, config: SynthConfig, mark: tuple[int, int, int] | None = None):
+        """`mark`: a BGR color for a large spot on the back that tells this animal from
+        others (None: the plain look)."""
         self.config = config
+        self.mark = mark
         rng = np.random.default_rng(config.seed)
         w, h, n = config.width, config.height, config.n_frames
         unit = min(w, h)
@@ -114,6 +118,7 @@ class SyntheticAnimal:
         self._floor = look.floor(rng, w, h, config.texture)
         motion = simulate(rng, n, config.fps, box, config.speed * body, body + tail,
                           config.occlusion)
+        self.rear = motion.rear  # (n,) in [0, 1]: how far the animal rears on each frame
 
         # body: discs along the path, wobbling with the gait
         s = np.linspace(0.0, 1.0, _BODY_NODES)
@@ -209,12 +214,24 @@ class SyntheticAnimal:
         """``(H, W, 3)`` uint8 BGR frame `i` (before video compression)."""
         i = self._check(i)
         img = self._floor.copy()
+        self.draw(img, i)
+        return self.finish(img, i)
+
+    def background(self) -> np.ndarray:
+        """A copy of the floor, before any animal, light or noise."""
+        return self._floor.copy()
+
+    def draw(self, img: np.ndarray, i: int) -> None:
+        """Draw the animal of frame `i` onto `img` (BGR uint8, in place)."""
         thickness = np.linspace(0.45, 0.18, _TAIL_NODES - 1) * 2 * self._radius
         look.draw_tail(img, self._tail[i], thickness, self._sizes["tip"])
-        look.draw_body(img, self._body[i], self._body_r)
+        look.draw_body(img, self._body[i], self._body_r, self.mark)
         kp = self._keypoints[i]
         look.draw_head(img, kp[0], kp[1:3], self._head_c[i], self._head_u[i],
                        0.5 * self._head_len[i], self._head_w[i], self._sizes)
+
+    def finish(self, img: np.ndarray, i: int) -> np.ndarray:
+        """The lighting and sensor noise of frame `i` applied to a drawn frame."""
         if self.config.lighting > 0:
             img = look.light(img, self._gain[i])
         if len(self._noise_bank):
@@ -231,15 +248,19 @@ def groundtruth_path(video: str | Path) -> Path:
     return video.with_name(f"{video.stem}_groundtruth.h5")
 
 
-def write_synthetic_video(path: str | Path, config: SynthConfig,
-                          progress: bool = True) -> tuple[Path, Path]:
+def write_synthetic_video(path: str | Path, config: SynthConfig, progress: bool = True,
+                          animals: int = 1, distinct: bool = False) -> tuple[Path, Path]:
     """mp4 at `path` + its exact ground truth as a DeepLabCut analysis table beside it
     (``<stem>_groundtruth.h5``, scorer "groundtruth", coords x, y, likelihood: 1 visible,
-    0 occluded). Both files are written atomically; returns their paths."""
-    return _write_video(SyntheticAnimal(config), Path(path), progress)
+    0 occluded; with several `animals` a multi-animal table, individuals ``animal1..N``).
+    Both files are written atomically; returns their paths."""
+    from train.synth.herd import make_scene
+
+    return _write_video(make_scene(config, animals, distinct), Path(path), progress)
 
 
-def _write_video(animal: SyntheticAnimal, path: Path, progress: bool) -> tuple[Path, Path]:
+def _write_video(animal: SyntheticAnimal | SyntheticHerd, path: Path,
+                 progress: bool) -> tuple[Path, Path]:
     from tqdm import tqdm
 
     from train.data.tables import write_analysis
@@ -265,13 +286,16 @@ def _labeled_frame_indices(n_frames: int, n_labeled: int, seed: int) -> np.ndarr
 
 def make_synthetic_project(workdir: str | Path, config: SynthConfig, n_labeled: int = 120,
                            name: str = "synth", seed: int = 0,
-                           scorer: str = "synthetic", progress: bool = True) -> Project:
+                           scorer: str = "synthetic", progress: bool = True,
+                           animals: int = 1, distinct: bool = False) -> Project:
     """A labeled DeepLabCut-layout project in `workdir`: the video in videos/, `n_labeled`
     frames spread over it saved as PNG under ``labeled-data/<video stem>/img<NNNN>.png``
     (decoded from the written mp4, so they carry its compression), and
     ``CollectedData_<scorer>.h5/.csv`` with the exact ground truth (occluded parts NaN, as a
     human would leave them). config.yaml lists bodyparts and skeleton, poseloop.yaml flip_pairs.
-    `seed` picks which frame of each stretch of the video is labeled.
+    `seed` picks which frame of each stretch of the video is labeled. With `animals` > 1
+    (or `distinct`) it is a multi-animal project of a :class:`train.synth.herd.SyntheticHerd`
+    (``identity: true`` when `distinct`).
     """
     from tqdm import tqdm
 
@@ -281,11 +305,14 @@ def make_synthetic_project(workdir: str | Path, config: SynthConfig, n_labeled: 
     from train.data.project import add_videos, create_project, open_project
     from train.data.tables import write_labels
     from train.data.video import VideoReader
+    from train.synth.herd import make_scene
 
     picks = _labeled_frame_indices(config.n_frames, n_labeled, seed)
-    project = create_project(name, [], list(BODYPARTS), scorer=scorer, working_directory=workdir)
-    animal = SyntheticAnimal(config)
-    video, _ = _write_video(animal, project.root / "videos" / f"{name}.mp4", progress)
+    scene = make_scene(config, animals, distinct)
+    individuals = getattr(scene, "individuals", None)
+    project = create_project(name, [], list(BODYPARTS), scorer=scorer, working_directory=workdir,
+                             individuals=individuals, identity=distinct)
+    video, _ = _write_video(scene, project.root / "videos" / f"{name}.mp4", progress)
     add_videos(project, [video])
     project.config.set("skeleton", [list(p) for p in SKELETON])
     project.config.set("flip_pairs", [list(p) for p in FLIP_PAIRS])
@@ -310,28 +337,33 @@ def make_synthetic_project(workdir: str | Path, config: SynthConfig, n_labeled: 
                 images.append(f"labeled-data/{video.stem}/{image.name}")
     if len(images) != len(picks):
         raise OSError(f"{video}: decoded {len(images)} of the {len(picks)} frames to label")
-    xy = np.stack([animal.keypoints(i) for i in picks])
-    hidden = ~np.stack([animal.visible(i) for i in picks])
+    xy = np.stack([scene.keypoints(i) for i in picks])
+    hidden = ~np.stack([scene.visible(i) for i in picks])
     xy[hidden] = np.nan
-    write_labels(LabeledFrames(scorer, BODYPARTS, images, xy, index_style="tuple"),
+    write_labels(LabeledFrames(scorer, BODYPARTS, images, xy, index_style="tuple",
+                               individuals=individuals or ()),
                  project.labels_path(video.stem))
     return open_project(project.root)
 
 
-def write_preview(config: SynthConfig, path: str | Path, n: int = 6) -> Path:
+def write_preview(config: SynthConfig, path: str | Path, n: int = 6, animals: int = 1,
+                  distinct: bool = False) -> Path:
     """A PNG contact sheet of `n` frames spread over the clip with the ground truth drawn
-    (hidden parts as rings), to see what the animal looks like."""
+    (hidden parts as rings; with several animals, one color per animal), to see what the
+    animals look like."""
     from calib.fileio import atomic_path
-    from train.post.labeled_video import PoseStyle, bodypart_colors, draw_pose
+    from train.post.labeled_video import PoseStyle, bodypart_colors, draw_poses
+    from train.synth.herd import make_scene
 
-    animal = SyntheticAnimal(config)
+    scene = make_scene(config, animals, distinct)
     names = list(BODYPARTS)
-    style = PoseStyle(colors=bodypart_colors(len(names)), pcutoff=0.5, hollow=True,
+    truth = scene.poses()
+    n_colors = len(truth.individuals) if truth.multi else len(names)
+    style = PoseStyle(colors=bodypart_colors(n_colors), pcutoff=0.5, hollow=True,
                       skeleton=[(names.index(a), names.index(b)) for a, b in SKELETON],
                       skeleton_color=(255, 255, 255), radius=max(2.0, min(config.size) / 80))
-    truth = animal.poses().data
-    tiles = [draw_pose(animal.render(i), truth[i], style)
-             for i in np.linspace(0, len(animal) - 1, n).astype(int)]
+    tiles = [draw_poses(scene.render(i), truth.data[i], style)
+             for i in np.linspace(0, len(scene) - 1, n).astype(int)]
     cols = min(n, 3)
     tiles += [np.zeros_like(tiles[0])] * (-len(tiles) % cols)
     sheet = np.vstack([np.hstack(tiles[r:r + cols]) for r in range(0, len(tiles), cols)])
@@ -344,18 +376,27 @@ def write_preview(config: SynthConfig, path: str | Path, n: int = 6) -> Path:
 
 def synth(outdir: str | Path, frames: int = 600, size: tuple[int, int] = (320, 240),
           seed: int = 0, project: bool = False, labeled: int = 120,
-          name: str = "synth", progress: bool = True) -> list[Path]:
+          name: str = "synth", progress: bool = True, animals: int = 1,
+          distinct: bool = False) -> list[Path]:
     """``poseloop synth``: write ``<outdir>/<name>.mp4`` and its ground truth, or with
     `project` a labeled project in `outdir` (video and ground truth in its videos/).
     A ``<name>_preview.png`` contact sheet goes beside the video. Returns the paths
-    written: video, ground truth, preview[, config.yaml]."""
-    config = SynthConfig(width=size[0], height=size[1], n_frames=frames, seed=seed)
+    written: video, ground truth, preview[, config.yaml]. With `animals` > 1 the clip
+    has that many animals (bodies 0.2 of the frame's short side rather than 0.28, so
+    they have room), told apart by colored marks with `distinct`."""
+    several = animals > 1 or distinct
+    config = SynthConfig(width=size[0], height=size[1], n_frames=frames, seed=seed,
+                         **({"body_length": 0.2} if several else {}))
     outdir = Path(outdir)
     if not project:
-        video, truth = write_synthetic_video(outdir / f"{name}.mp4", config, progress)
-        return [video, truth, write_preview(config, outdir / f"{name}_preview.png")]
+        video, truth = write_synthetic_video(outdir / f"{name}.mp4", config, progress,
+                                             animals, distinct)
+        preview = write_preview(config, outdir / f"{name}_preview.png", animals=animals,
+                                distinct=distinct)
+        return [video, truth, preview]
     made = make_synthetic_project(outdir, config, n_labeled=labeled, name=name, seed=seed,
-                                  progress=progress)
+                                  progress=progress, animals=animals, distinct=distinct)
     video = made.root / "videos" / f"{name}.mp4"
-    preview = write_preview(config, video.with_name(f"{name}_preview.png"))
+    preview = write_preview(config, video.with_name(f"{name}_preview.png"), animals=animals,
+                            distinct=distinct)
     return [video, groundtruth_path(video), preview, made.config_path]

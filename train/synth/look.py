@@ -27,6 +27,9 @@ HEAD = (140, 180, 215)
 EAR = (60, 140, 250)
 EYE = (20, 20, 20)
 NOSE = (200, 100, 255)
+# identity marks of animals told apart (``--distinct``): strong, well separated hues
+MARKS = ((40, 40, 230), (60, 200, 60), (230, 90, 30), (30, 220, 230), (220, 60, 220),
+         (250, 250, 250), (15, 15, 15), (130, 130, 130))
 
 
 def quantize(x: np.ndarray) -> np.ndarray:
@@ -118,15 +121,20 @@ def draw_tail(img: np.ndarray, pts: np.ndarray, thickness: np.ndarray, tip: floa
     cv2.circle(img, tuple(pts[-1]), int(round(tip * SCALE)), TAIL_TIP, -1, _AA, SHIFT)
 
 
-def draw_body(img: np.ndarray, pts: np.ndarray, radii: np.ndarray) -> None:
+def draw_body(img: np.ndarray, pts: np.ndarray, radii: np.ndarray,
+              mark: tuple[int, int, int] | None = None) -> None:
     """Overlapping discs from the neck ``pts[0]`` to the tail base ``pts[-1]`` shading
-    from front to back color, with the collar, saddle and rump markings."""
+    from front to back color, with the collar, saddle and rump markings; `mark` (BGR)
+    adds a large spot between collar and saddle that tells one animal from another."""
     fx = fixed(pts)
     n = len(pts)
     for j in range(n - 1, -1, -1):  # front discs on top
         color = BODY_FRONT + (BODY_BACK - BODY_FRONT) * j / (n - 1)
         cv2.circle(img, tuple(fx[j]), int(round(radii[j] * SCALE)),
                    tuple(float(v) for v in color), -1, _AA, SHIFT)
+    if mark is not None:
+        j = n // 4
+        cv2.circle(img, tuple(fx[j]), int(round(0.75 * radii[j] * SCALE)), mark, -1, _AA, SHIFT)
     for j, color in ((n - 1, RUMP), (n // 2, SADDLE), (0, COLLAR)):
         cv2.circle(img, tuple(fx[j]), int(round(0.3 * radii[j] * SCALE)), color, -1, _AA, SHIFT)
 

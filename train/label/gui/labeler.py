@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 HELP = ("click: place current part, then next · drag a point: move · drag: pan · wheel: zoom · "
         "Home: fit · ←/→ or PgUp/PgDn: frame · ↑/↓: bodypart · Del: delete point · "
         "Ctrl+Z / Ctrl+Y: undo / redo · Ctrl+S: save")
+HELP_ANIMALS = "Tab: next individual · C: copy this individual's points from the previous frame"
 
 
 class SetPoint(QtGui.QUndoCommand):
@@ -59,9 +60,17 @@ class LabelerWindow(QtWidgets.QMainWindow):
         super().__init__()
         self.session = session
         cfg = session.project.config
-        bgr = bodypart_colors(len(cfg.bodyparts), str(cfg.raw.get("colormap") or "rainbow"))
-        self.colors = [c[::-1] for c in bgr]  # RGB for Qt
-        self.edges = [(cfg.bodyparts.index(a), cfg.bodyparts.index(b)) for a, b in cfg.skeleton]
+        self.cells = session.cells  # (individual, bodypart) of each point column
+        self.multi = cfg.multianimal
+        # several animals: a color per individual, so whose point it is shows at a glance
+        n_colors = len(cfg.label_individuals) if self.multi else len(cfg.bodyparts)
+        bgr = bodypart_colors(n_colors, str(cfg.raw.get("colormap") or "rainbow"))
+        self.colors = [bgr[i if self.multi else j][::-1] for i, j in self.cells]  # RGB for Qt
+        column = {cell: c for c, cell in enumerate(self.cells)}
+        self.edges = [(column[(i, cfg.bodyparts.index(a))], column[(i, cfg.bodyparts.index(b))])
+                      for i in sorted({i for i, _ in self.cells}) for a, b in cfg.skeleton
+                      if (i, cfg.bodyparts.index(a)) in column
+                      and (i, cfg.bodyparts.index(b)) in column]
         self.frame, self.part = 0, 0
         self._drag_preview: tuple[int, float, float] | None = None
         self.undo_stack = QtGui.QUndoStack(self)
@@ -96,19 +105,27 @@ class LabelerWindow(QtWidgets.QMainWindow):
         self.view.sigDragging.connect(self._preview)
         self.view.sigMoved.connect(self.move_point)
 
+        self.individuals = QtWidgets.QListWidget()
+        self.individuals.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)
+        cfg = self.session.project.config
+        for i, name in enumerate(cfg.label_individuals):
+            color = self.colors[[c for c, (ind, _) in enumerate(self.cells) if ind == i][0]]
+            self.individuals.addItem(QtWidgets.QListWidgetItem(_dot_icon(color), name))
+        self.individuals.currentRowChanged.connect(
+            lambda i: i >= 0 and self.set_individual(i))
         self.parts = QtWidgets.QListWidget()
         self.parts.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)
-        for name, color in zip(self.session.bodyparts, self.colors, strict=True):
-            item = QtWidgets.QListWidgetItem(_dot_icon(color), name)
-            item.setForeground(QtGui.QColor(*color).darker(130))
-            self.parts.addItem(item)
-        self.parts.currentRowChanged.connect(lambda j: j >= 0 and self.set_part(j))
+        self.parts.currentRowChanged.connect(
+            lambda r: r >= 0 and self.set_part(self._part_columns()[r]))
         self.missing = QtWidgets.QLabel()
         self.missing.setWordWrap(True)
         self.missing.setStyleSheet("QLabel { color: #c00000; font-weight: bold; }")
-        helptext = QtWidgets.QLabel(HELP.replace(" · ", "<br>"))
+        helptext = QtWidgets.QLabel(
+            (HELP + (" · " + HELP_ANIMALS if self.multi else "")).replace(" · ", "<br>"))
         helptext.setStyleSheet("QLabel { color: #666666; }")
-        right = _column(QtWidgets.QLabel("<b>Bodyparts</b>"), self.parts, self.missing, helptext)
+        animals = [QtWidgets.QLabel("<b>Individuals</b>"), self.individuals] if self.multi else []
+        right = _column(*animals, QtWidgets.QLabel("<b>Bodyparts</b>"), self.parts,
+                        self.missing, helptext)
 
         splitter = QtWidgets.QSplitter()
         for widget in (left, self.graphics, right):
@@ -127,6 +144,8 @@ class LabelerWindow(QtWidgets.QMainWindow):
             ((keys.Key_Down,), lambda: self.step_part(1)),
             ((keys.Key_Up,), lambda: self.step_part(-1)),
             ((keys.Key_Delete, keys.Key_Backspace), self.delete_point),
+            ((keys.Key_Tab,), self.step_individual),
+            ((keys.Key_C,), self.copy_previous),
             ((keys.Key_Home,), lambda: self.view.autoRange(padding=0.02)),
             ((keys.Key_Plus, keys.Key_Equal), lambda: self.view.scaleBy((0.8, 0.8))),
             ((keys.Key_Minus,), lambda: self.view.scaleBy((1.25, 1.25))),
@@ -169,24 +188,64 @@ class LabelerWindow(QtWidgets.QMainWindow):
         self.part = j
         self.redraw()
 
+    def _part_columns(self, individual: int | None = None) -> list[int]:
+        """Point columns of `individual` (default: the current point's), in bodypart order;
+        every column for one animal."""
+        who = self.cells[self.part][0] if individual is None else individual
+        return [c for c, (i, _) in enumerate(self.cells) if i == who]
+
     def step_part(self, delta: int) -> None:
-        self.set_part((self.part + delta) % len(self.session.bodyparts))
+        cols = self._part_columns()
+        self.set_part(cols[(cols.index(self.part) + delta) % len(cols)])
+
+    def set_individual(self, i: int) -> None:
+        """Choose individual `i`: its first unlabeled part (else its first part)."""
+        cols = self._part_columns(i)
+        labeled = self.session.labeled(self.frame)
+        todo = [c for c in cols if not labeled[c]]
+        self.set_part(todo[0] if todo else cols[0])
+
+    def step_individual(self) -> None:
+        n = len(self.session.project.config.label_individuals)
+        if n:
+            self.set_individual((self.cells[self.part][0] + 1) % n)
 
     def _next_part(self) -> None:
-        """After placing: the next unlabeled bodypart after the current one, if any."""
-        k = len(self.session.bodyparts)
+        """After placing: the next unlabeled part of this individual, else of the next
+        individual with one."""
         labeled = self.session.labeled(self.frame)
-        for step in range(1, k):
-            j = (self.part + step) % k
-            if not labeled[j]:
-                self.set_part(j)
+        cols = self._part_columns()
+        order = cols[cols.index(self.part) + 1:] + [
+            c for c in range(self.part + 1, len(self.cells)) if c not in cols] + [
+            c for c in range(self.part) if c not in cols] + cols[:cols.index(self.part)]
+        for c in order:
+            if not labeled[c]:
+                self.set_part(c)
                 return
         self.redraw()
+
+    def copy_previous(self) -> None:
+        """Copy the current individual's points from the previous frame (one undo step);
+        where the previous frame lacks a point, this frame's is kept."""
+        if self.frame == 0:
+            return
+        s, prev = self.session, self.frame - 1
+        cols = [c for c in self._part_columns() if s.labeled(prev)[c]]
+        if not cols:
+            self.statusBar().showMessage("the previous frame has no points of this individual",
+                                         5_000)
+            return
+        who = s.project.config.label_individuals[self.cells[self.part][0]] if self.multi else ""
+        self.undo_stack.beginMacro(f"copy {who} from the previous frame")
+        for c in cols:
+            x, y, _ = s.point(prev, c)
+            self.undo_stack.push(SetPoint(self, self.frame, c, (x, y), "copy"))
+        self.undo_stack.endMacro()
 
     # ------------------------------------------------------------ edits
 
     def place(self, x: float, y: float) -> None:
-        name = self.session.bodyparts[self.part]
+        name = self.session.columns[self.part]
         self.undo_stack.push(SetPoint(self, self.frame, self.part, (x, y), f"place {name}"))
         self._next_part()
 
@@ -194,11 +253,11 @@ class LabelerWindow(QtWidgets.QMainWindow):
         self._drag_preview = None
         self.part = j
         self.undo_stack.push(SetPoint(self, self.frame, j, (x, y),
-                                      f"move {self.session.bodyparts[j]}"))
+                                      f"move {self.session.columns[j]}"))
 
     def delete_point(self) -> None:
         if self.session.labeled(self.frame)[self.part]:
-            name = self.session.bodyparts[self.part]
+            name = self.session.columns[self.part]
             self.undo_stack.push(SetPoint(self, self.frame, self.part, None, f"delete {name}"))
 
     def _preview(self, j: int, x: float, y: float) -> None:
@@ -262,8 +321,19 @@ class LabelerWindow(QtWidgets.QMainWindow):
         s, i = self.session, self.frame
         labeled = s.labeled(i)
         pcutoff = s.project.config.pcutoff
-        for j, name in enumerate(s.bodyparts):
-            item = self.parts.item(j)
+        cols = self._part_columns()
+        if self.multi:
+            with QtCore.QSignalBlocker(self.individuals):
+                self.individuals.setCurrentRow(self.cells[self.part][0])
+        while self.parts.count() > len(cols):
+            self.parts.takeItem(self.parts.count() - 1)
+        while self.parts.count() < len(cols):
+            self.parts.addItem(QtWidgets.QListWidgetItem())
+        for row, j in enumerate(cols):
+            item = self.parts.item(row)
+            name = s.bodyparts[self.cells[j][1]]
+            item.setIcon(_dot_icon(self.colors[j]))
+            item.setForeground(QtGui.QColor(*self.colors[j]).darker(130))
             lik = s.likelihood[i, j]
             if not labeled[j]:
                 text = f"{name}   (not labeled)"
@@ -277,8 +347,8 @@ class LabelerWindow(QtWidgets.QMainWindow):
             font.setBold(j == self.part)
             item.setFont(font)
         with QtCore.QSignalBlocker(self.parts):
-            self.parts.setCurrentRow(self.part)
-        missing = [n for n, ok in zip(s.bodyparts, labeled, strict=True) if not ok]
+            self.parts.setCurrentRow(cols.index(self.part))
+        missing = [n for n, ok in zip(s.columns, labeled, strict=True) if not ok]
         self.missing.setText(f"Not labeled: {', '.join(missing)}" if missing
                              else "All bodyparts labeled")
         self.missing.setStyleSheet(
@@ -286,7 +356,7 @@ class LabelerWindow(QtWidgets.QMainWindow):
 
     def _update_frame_item(self, i: int) -> None:
         s = self.session
-        n, k = int(s.labeled(i).sum()), len(s.bodyparts)
+        n, k = int(s.labeled(i).sum()), len(s.cells)
         mark = "✓" if n == k else "·"
         if s.refine and not s.reviewed[i]:
             mark = "?"
