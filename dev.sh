@@ -2,7 +2,8 @@
 # One entry point for a fresh clone: creates .venv, installs poseloop into it, then
 #   ./dev.sh demo OUTDIR   -> runs `poseloop demo OUTDIR` (synthetic project, train, export, analyze)
 #   ./dev.sh test [ARGS]   -> runs the test suite (pytest ARGS; -m "not slow and not gpu and not
-#                             interop" unless ARGS give -m; the interop suite: tools/interop_tests.sh)
+#                             interop" unless ARGS give -m; the interop suite, after
+#                             tools/make_interop_env.sh: ./dev.sh test -m interop tests/interop)
 #   ./dev.sh poseloop ...  -> any poseloop command
 set -euo pipefail
 cd "$(dirname "$0")"

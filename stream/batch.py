@@ -75,18 +75,9 @@ class _Pipeline:
         log.info("%s: %d frames -> %s", job.video.name, job.frames, out.table)
 
 
-def run_pipeline(
-    model: Path,
-    jobs: list[VideoJob],
-    digest: str,
-    scorer: str,
-    csv: bool = False,
-    batch_size: int = 8,
-    device: str = "cpu",
-    threads: int = 0,
-    progress: bool = True,
-    recordings: str | Path | None = None,
-) -> list[VideoResult]:
+def run_pipeline(model: Path, jobs: list[VideoJob], digest: str, scorer: str, csv: bool,
+                 batch_size: int, device: str, threads: int, progress: bool,
+                 recordings: str | Path | None) -> list[VideoResult]:
     """Analyze `jobs` through this machine's batch pipeline; one result per job. A
     video's table is written only if every frame came back, in order. If a node dies,
     the videos not finished yet are reported failed with the reason. With `recordings`,
@@ -144,23 +135,13 @@ def analyze_videos(
     not stop the others; VideoError names it once they are done. Options as
     :func:`stream.scale.job.analyze_job`.
 
-    A multi-animal model's animals are then tracked over each video
-    (:func:`train.post.tracking.track_table`): the per-frame table (animals in no
-    particular order) is followed by the tracked one ``<video stem><scorer>_el.h5``,
-    whose path is the one returned.
+    A multi-animal model's animals are then tracked over each video: the returned
+    path is then the tracked table ``<video stem><scorer>_el.h5``.
     """
-    from train.model.artifact import read_meta
-
-    meta = read_meta(model_path)
     results = analyze_job(model_path, videos, destfolder, csv, batch_size, device, threads,
                           cluster, workers, chunk_frames, retries, progress, recordings)
     failed = [r for r in results if r.status == FAILED]
     if failed:
         raise VideoError("; ".join(
             r.error if str(r.video) in r.error else f"{r.video}: {r.error}" for r in failed))
-    tables = [r.table for r in results]
-    if meta.individuals:
-        from train.post.tracking import track_table
-
-        tables = [track_table(table, identity=meta.identity, csv=csv) for table in tables]
-    return tables
+    return [r.table for r in results]

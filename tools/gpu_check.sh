@@ -31,7 +31,7 @@ if [ -f "$DATA/openfield/config.yaml" ]; then
     $PY tools/label_efficiency.py plot "$OUT"/train/* --png "$OUT/openfield_gpu.png" \
         --title "openfield on $(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)"
     grep -h "net\|amp\|channels_last\|batch_size\|crop_size" \
-        "$OUT"/train/*/dlc-models-pytorch/iteration-0/*/train/pytorch_config.yaml | head -12
+        "$OUT"/train/*/poseloop-models/iteration-0/*/train/pytorch_config.yaml | head -12
 else
     echo "skipped: no $DATA/openfield"
 fi

@@ -21,19 +21,23 @@ from pathlib import Path
 
 import numpy as np
 
-from train.model.paths import MODELS_FOLDER
-
 
 def subset_project(source: Path, dest: Path, frames: int | None, seed: int = 0) -> list[str]:
     """Copy `source` to `dest` keeping the labels of `frames` training frames (all when
     None); returns the test images (shuffle 1's split of the whole project)."""
+    from train.data.config import OWN_FILE
     from train.data.keypoints import LabeledFrames
     from train.data.project import open_project
     from train.data.tables import read_labels, write_labels
     from train.model.dataset import make_split
 
-    shutil.copytree(source, dest, ignore=shutil.ignore_patterns(
-        "dlc-models*", MODELS_FOLDER, "training-datasets", "evaluation-results*", "videos"))
+    # the project's configs and labels only: no model folders (of either tool), training
+    # sets or videos, which the subset's training neither needs nor may reuse
+    dest.mkdir(parents=True)
+    for name in ("config.yaml", OWN_FILE):
+        if (source / name).exists():
+            shutil.copy2(source / name, dest / name)
+    shutil.copytree(source / "labeled-data", dest / "labeled-data")
     project = open_project(dest)
     split = make_split(project, 1)
     order = np.random.default_rng(seed).permutation(len(split.train))
@@ -74,6 +78,8 @@ def plot(args: argparse.Namespace) -> None:
     logging.getLogger("matplotlib").setLevel(logging.WARNING)
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    from train.model.paths import MODELS_FOLDER
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for run_dir in sorted(Path(p) for p in args.runs):

@@ -83,7 +83,8 @@ def analyze_job(
     if batch_size < 1:
         raise PoseloopError(f"batch size must be at least 1, got {batch_size}")
     model = Path(model).resolve()
-    scorer = read_meta(model).scorer  # a missing or broken model fails before anything runs
+    meta = read_meta(model)  # a missing or broken model fails before anything runs
+    scorer = meta.scorer
     videos = find_videos(inputs)
     if destfolder is not None:
         destfolder = Path(destfolder).resolve()
@@ -109,8 +110,30 @@ def analyze_job(
         run = _ClusterRun(model, todo, digest, scorer, csv, batch_size, device, progress)
         for result in run.run(where, workers, threads, chunk_frames, retries, timing):
             results[result.video] = result
+    if meta.individuals:
+        _track(results.values(), meta.identity, csv)
     timing.wall_s = time.perf_counter() - t0
     return [results[v] for v in videos]
+
+
+def _track(results, identity: bool, csv: bool) -> None:
+    """Follow the animals of a multi-animal model over each analyzed video: its per-frame
+    table (animals in no particular order) gets the tracked table ``_el.h5``
+    (:func:`train.post.tracking.track_table`), which becomes the video's result."""
+    from train.data.tables import tracked_path
+    from train.post.tracking import track_table
+
+    for result in results:
+        if result.status == FAILED:
+            continue
+        tracked = tracked_path(result.table)
+        if result.status == SKIPPED and tracked.is_file():
+            result.table = tracked
+            continue
+        try:
+            result.table = track_table(result.table, identity=identity, csv=csv)
+        except PoseloopError as exc:
+            result.status, result.error = FAILED, f"tracking: {exc}"
 
 
 class _ClusterRun:

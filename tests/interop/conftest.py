@@ -32,7 +32,7 @@ class Dlc:
 
     def run(self, steps: list[dict], timeout: float = 3600) -> list[dict]:
         """Results of `steps`, one per step: ``{"ok": True, "value": ...}`` or
-        ``{"ok": False, "error": ...}``."""
+        ``{"ok": False, "error": ...}``, each with its ``"seconds"``."""
         n = len(list(self.workdir.glob("steps-*.json")))
         steps_path = self.workdir / f"steps-{n}.json"
         result_path = self.workdir / f"result-{n}.json"

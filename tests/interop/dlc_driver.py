@@ -2,13 +2,13 @@
 (``.venv-dlc/bin/python tests/interop/dlc_driver.py STEPS.json RESULT.json``).
 
 STEPS.json is a list of steps, each ``{"op": ..., ...}``; RESULT.json receives one result
-per step. Ops:
+per step, with the seconds it took. Ops:
 
 - ``call``: ``deeplabcut.<fn>(*args, **kwargs)``; the result is its return value if
   JSON can hold it, else its repr.
 - ``read_hdf``: ``pandas.read_hdf(path)`` with DeepLabCut's pandas -> the table.
 - ``load_analyzed_data``: ``deeplabcut.utils.auxiliaryfunctions.load_analyzed_data`` ->
-  the table and the file it found.
+  the table and the file it found (``track_method``: ``"ellipse"`` finds ``_el.h5``).
 - ``scorer``: DeepLabCut's scorer name of a shuffle (``get_scorer_name``).
 
 No poseloop code runs here: this file imports DeepLabCut, its pandas and the standard
@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import math
 import sys
+import time
 import traceback
 
 
@@ -75,7 +76,8 @@ def run(step: dict):
         return _table(pd.read_hdf(step["path"]))
     if op == "load_analyzed_data":
         df, path, scorer, _ = auxiliaryfunctions.load_analyzed_data(
-            step["folder"], step["video"], step["scorer"], step.get("filtered", False))
+            step["folder"], step["video"], step["scorer"], step.get("filtered", False),
+            step.get("track_method", ""))
         return {"path": str(path), "scorer": scorer, **_table(df)}
     if op == "scorer":
         cfg = auxiliaryfunctions.read_config(step["config"])
@@ -91,12 +93,14 @@ def main() -> int:
     _offline_backbones()
     results = []
     for i, step in enumerate(steps):
+        start = time.perf_counter()
         try:
             results.append({"ok": True, "value": run(step)})
         except Exception as exc:  # reported per step, so one failure names its step
             results.append({"ok": False, "error": f"{type(exc).__name__}: {exc}",
                             "traceback": traceback.format_exc()})
             print(f"step {i} {step.get('op')} {step.get('fn', '')} failed", file=sys.stderr)
+        results[-1]["seconds"] = round(time.perf_counter() - start, 2)
         with open(result_path, "w") as f:
             json.dump(results, f)
     return 0

@@ -52,6 +52,9 @@ def written(tmp_path_factory):
     project.config.set("numframes2pick", 5)
     # DeepLabCut's template skeleton entries, as a user leaves them
     project.config.set("skeleton", [["bodypart1", "bodypart2"], ["snout", "leftear"]])
+    # poseloop's own keys: saved beside config.yaml, so DeepLabCut still reads it
+    project.config.set("flip_pairs", [["leftear", "rightear"]])
+    project.config.set("reference_length", ["snout", "tailbase"])
     save_config(project.config)
     assert cli(["extract", str(labeled), "--algo", "uniform"]) == 0
     label = _label_from_truth(labeled, truth)
@@ -93,6 +96,12 @@ def written(tmp_path_factory):
              "kwargs": {"Shuffles": [1], "net_type": "resnet_50"}},
         ]
     steps += [{"op": "read_hdf", "path": str(p)} for p in (filtered, table3d)]
+    # why poseloop's own keys are not in config.yaml: DeepLabCut refuses keys it does not know
+    unknown = work / "unknown-key" / "config.yaml"
+    unknown.parent.mkdir()
+    unknown.write_text((labeled / "config.yaml").read_text() + "flip_pairs: [[a, b]]\n")
+    steps.append({"op": "call", "fn": "utils.auxiliaryfunctions.read_config",
+                  "args": [str(unknown)]})
     return dict(labeled=labeled, merged=merged, label=label, merge=merge, filtered=filtered,
                 poses3d=poses3d, steps=steps)
 
@@ -143,3 +152,15 @@ def test_dlc_reads_filtered_and_3d_tables(written, results):
     assert [c[2] for c in table3d["columns"][:6]] == ["x", "y", "z", "score", "error", "ncams"]
     xyz = np.array(table3d["values"], dtype=float).reshape(6, 4, 6)[..., :3]
     np.testing.assert_allclose(xyz, written["poses3d"].xyz, rtol=1e-6)
+
+
+def test_poseloop_keys_beside_config_yaml(written, results):
+    """DeepLabCut 3 stops on a config.yaml key it does not know (its own message), and reads
+    the config.yaml of a project with poseloop's keys set (check_labels above)."""
+    root = written["labeled"]
+    assert "flip_pairs" in (root / "poseloop.yaml").read_text()
+    assert "flip_pairs" not in (root / "config.yaml").read_text()
+    ok(results[1])
+    refused = results[8]
+    assert not refused["ok"]
+    assert "flip_pairs" in refused["error"] and "Extra inputs are not permitted" in refused["error"]

@@ -67,6 +67,21 @@ def test_analyze_writes_per_frame_and_tracked_tables(tmp_path, pair_model):
     assert tracks.individuals == ("ind1", "ind2") and tracks.data.shape == poses.data.shape
 
 
+def test_analyze_command_tracks_the_animals_and_a_rerun_keeps_the_tracks(tmp_path, pair_model,
+                                                                          capsys):
+    from stream.cli import main as cli
+
+    video = write_random_video(tmp_path / "herd.mp4", 12, 0)
+    assert cli(["analyze", str(pair_model), str(tmp_path), "--cluster", "none"]) == 0
+    tracked = tracked_path(analysis_path(video, "DLC_pair"))
+    first = read_analysis(tracked)[0].data
+    assert "1 done" in capsys.readouterr().out
+    stamp = tracked.stat().st_mtime_ns
+    assert cli(["analyze", str(pair_model), str(tmp_path), "--cluster", "none"]) == 0
+    assert "1 skipped" in capsys.readouterr().out and tracked.stat().st_mtime_ns == stamp
+    np.testing.assert_array_equal(read_analysis(tracked)[0].data, first)
+
+
 def test_ranges_of_several_animals_join_into_the_unsplit_analysis(tmp_path, pair_model):
     """On a cluster long videos go in frame ranges: their part files keep the individuals."""
     from stream.scale.ledger import open_jobs
