@@ -68,11 +68,11 @@ def camera_from_dict(d: dict, key: str, where: str) -> Camera:
     if missing:
         raise CalibrationError(f"{where}: missing field(s) {missing}")
     try:
-        return Camera(str(d.get("name", key)), tuple(d["size"]),
+        return Camera(str(d.get("name", key)), d["size"],
                       np.array(d["matrix"], float), np.array(d["distortions"], float),
                       np.array(d["rotation"], float), np.array(d["translation"], float),
                       bool(d.get("fisheye", False)))
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, IndexError) as exc:
         if isinstance(exc, CalibrationError):
             raise CalibrationError(f"{where}: {exc}") from exc
         raise CalibrationError(f"{where}: bad value ({exc})") from exc
@@ -100,4 +100,7 @@ def load_calibration(path: str | Path) -> Calibration:
     # anipose numbers tables cam_0, cam_1, ...: keep that order, not the text order.
     keys.sort(key=lambda k: (int(k.split("_")[-1]) if k.split("_")[-1].isdigit() else 1 << 30, k))
     cameras = [camera_from_dict(data[k], k, f"{path} [{k}]") for k in keys]
-    return Calibration(cameras, dict(data.get("metadata", {})))
+    metadata = data.get("metadata", {})
+    if not isinstance(metadata, dict):
+        raise CalibrationError(f"{path}: [metadata] must be a table, got {metadata!r:.80}")
+    return Calibration(cameras, metadata)

@@ -73,6 +73,13 @@ def project_camera_frame(points: np.ndarray, matrix: np.ndarray, dist: np.ndarra
                      matrix[1, 1] * xy[..., 1] + matrix[1, 2]], -1)
 
 
+def _is_intrinsic(m: np.ndarray) -> bool:
+    """Whether `m` is an upper-triangular camera matrix with positive focal lengths (the
+    projection reads fx, s, cx, fy, cy only and assumes the zeros)."""
+    return bool(m[0, 0] > 0 and m[1, 1] > 0
+                and np.all(np.abs([m[1, 0], m[2, 0], m[2, 1]]) < 1e-9))
+
+
 @dataclass
 class Camera:
     """One calibrated camera. ``size`` is ``(width, height)`` in pixels; ``rvec``/``tvec``
@@ -87,7 +94,13 @@ class Camera:
     fisheye: bool = False
 
     def __post_init__(self) -> None:
-        self.size = (int(self.size[0]), int(self.size[1]))
+        sized = isinstance(self.size, (list, tuple, np.ndarray))
+        size = tuple(self.size) if sized else (self.size,)
+        if len(size) != 2 or not all(isinstance(v, (int, np.integer)) or
+                                     (isinstance(v, float) and v.is_integer()) for v in size):
+            raise CalibrationError(f"camera {self.name!r}: size must be [width, height] in "
+                                   f"whole pixels, got {list(size)}")
+        self.size = (int(size[0]), int(size[1]))
         self.matrix = np.asarray(self.matrix, dtype=np.float64)
         self.dist = np.asarray(self.dist, dtype=np.float64).ravel()
         self.rvec = np.asarray(self.rvec, dtype=np.float64).ravel()
@@ -106,6 +119,11 @@ class Camera:
             problems.append(f"size must be positive, got {self.size}")
         if not all(np.isfinite(a).all() for a in (self.matrix, self.dist, self.rvec, self.tvec)):
             problems.append("parameters must be finite")
+        elif self.matrix.shape == (3, 3) and not _is_intrinsic(self.matrix):
+            # a zero or singular matrix projects everything to one point: every 3D point
+            # would be wrong, not missing
+            problems.append("matrix must be [[fx, s, cx], [0, fy, cy], [0, 0, 1]] with "
+                            f"fx, fy > 0, got {self.matrix.tolist()}")
         if problems:
             raise CalibrationError(f"camera {self.name!r}: " + "; ".join(problems))
 

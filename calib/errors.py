@@ -23,6 +23,11 @@ class ModelError(PoseloopError, ValueError):
     """A model artifact or checkpoint is missing, truncated or incompatible."""
 
 
+class RecordingError(PoseloopError, OSError):
+    """A recording cannot be written: the disk is full, or a file of an earlier run is
+    where it would go (recordings are never overwritten)."""
+
+
 class CalibrationError(PoseloopError, ValueError):
     """Bad calibration input (board, detections, calibration file) or a rig that cannot be
     solved; the message names the file, camera, view or field."""

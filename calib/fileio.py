@@ -79,3 +79,14 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+def check_writable(folder: str | os.PathLike) -> Path:
+    """Create `folder` if needed and show that a file can be written in it, by writing and
+    removing one; OSError (from the OS, naming the cause) if not."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, probe = tempfile.mkstemp(prefix=".poseloop-probe-", dir=folder)
+    os.close(fd)
+    os.unlink(probe)
+    return folder

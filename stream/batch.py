@@ -4,12 +4,15 @@ on Ray or through this machine's batch pipeline (:func:`run_pipeline`): one sour
 process playing the videos one after the other, one inference process, one recorder
 process, linked by ZeroMQ in batch mode (lossless, ordered, with backpressure). Each
 video gets DeepLabCut's analysis table ``<destfolder>/<video stem><scorer>.h5`` (and
-``.csv`` on request), stamped and written only once every frame has its pose.
+``.csv`` on request), stamped and written only once every frame has its pose (a frame
+that does not decode: a row of NaN at its index).
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -18,10 +21,11 @@ import numpy as np
 
 from calib.errors import DataError, PoseloopError, VideoError
 from stream import messages as m
+from stream.node import pid_alive
 from stream.rig import InferenceSpec, RecorderSpec, SourceSpec, free_endpoint
 from stream.scale.job import DEFAULT_CHUNK, analyze_job
 from stream.scale.ledger import VideoJob, commit_table
-from stream.scale.report import DONE, FAILED, JobProgress, VideoResult
+from stream.scale.report import DONE, FAILED, JobProgress, VideoResult, missing_note
 from stream.supervisor import Supervisor
 
 log = logging.getLogger(__name__)
@@ -49,23 +53,22 @@ class _Pipeline:
             self._ended(msg)
 
     def _ended(self, end: m.EndMessage) -> None:
-        from stream.recording import read_recording, recording_path
-        from train.data.keypoints import Poses2D
+        from stream.recording import poses_by_frame, read_recording, recording_path
 
         job, out = self.jobs[end.camera], self.results[end.camera]
         self.bar.frames_done(end.frames - self.rows.get(end.camera, 0))
         self.rows[end.camera] = end.frames
         self.bar.video_done()
         out.status = FAILED
-        if end.last_seq + 1 != job.frames or end.frames != job.frames:
+        # the source numbers every frame the header promises, decodable or not
+        if end.last_seq + 1 != job.frames:
             out.error = (f"{end.last_seq + 1} of {job.frames} frames read, {end.frames} poses "
                          "recorded; table not written")
             return
         try:
             rec = read_recording(recording_path(self.folder, end.camera))
-            if not np.array_equal(rec["index"], np.arange(job.frames)):
-                raise DataError(f"{job.video}: poses recorded out of frame order")
-            poses = Poses2D(rec["bodyparts"], rec["poses"], rec["individuals"])
+            poses = poses_by_frame(rec, job.frames)
+            out.missing = np.setdiff1d(np.arange(job.frames), rec["index"]).tolist()
             out.table = commit_table(job, poses, self.digest, self.scorer, self.csv)
         except (DataError, OSError) as exc:
             out.error = str(exc)
@@ -73,17 +76,33 @@ class _Pipeline:
         out.seconds = (rec["t_record"][-1] - rec["t_capture"][0]) / 1e9
         out.status = DONE
         log.info("%s: %d frames -> %s", job.video.name, job.frames, out.table)
+        if out.missing:
+            log.warning("%s: %s", job.video, missing_note(out))
+
+
+TMP_PREFIX = "poseloop-analyze-"
+
+
+def _remove_stale_folders() -> None:
+    """Remove the temporary folders of analyses whose process is gone (killed before it
+    could clean up); a folder is named after its process id."""
+    for folder in Path(tempfile.gettempdir()).glob(f"{TMP_PREFIX}*-*"):
+        pid = folder.name[len(TMP_PREFIX):].split("-", 1)[0]
+        if pid.isdigit() and not pid_alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def run_pipeline(model: Path, jobs: list[VideoJob], digest: str, scorer: str, csv: bool,
                  batch_size: int, device: str, threads: int, progress: bool,
                  recordings: str | Path | None) -> list[VideoResult]:
     """Analyze `jobs` through this machine's batch pipeline; one result per job. A
-    video's table is written only if every frame came back, in order. If a node dies,
+    video's table is written only if every frame came back, in order, a frame that does
+    not decode as a row of NaN at its index (in the result's ``missing``). If a node dies,
     the videos not finished yet are reported failed with the reason. With `recordings`,
     the recorder's files (``video<i>.rec.h5``: poses plus capture, inference and record
     timestamps of every frame) are kept in that folder."""
-    with tempfile.TemporaryDirectory(prefix="poseloop-analyze-") as tmp:
+    _remove_stale_folders()
+    with tempfile.TemporaryDirectory(prefix=f"{TMP_PREFIX}{os.getpid()}-") as tmp:
         folder = str(Path(recordings).resolve()) if recordings is not None else tmp
         cameras = [f"video{i}" for i in range(len(jobs))]
         source = SourceSpec("source", "playlist", endpoint=free_endpoint(), mode="batch",

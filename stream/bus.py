@@ -35,22 +35,63 @@ BATCH_HWM = 1000
 SEND_TIMEOUT_MS = 200  # a blocked lossless send wakes up this often to notice a stop
 OUTPUT_LINGER_MS = 30000  # what is queued when a node ends still reaches its reader
 POLL_MS = 100
+MAX_LEAP = 1 << 20  # frames a stream may skip between two messages (9.7 h at 30 fps)
+LOOPBACK = ("127.", "localhost", "[::1]", "::1")
 
 
 class BadMessages:
-    """Counts dropped messages and logs each (rate-limited to one line per second)."""
+    """Counts the messages a process refused (malformed, or not for it) and logs each,
+    rate-limited to one line per second; the count goes out in every stats message."""
 
     def __init__(self, where: str):
         self.where = where
         self.count = 0
         self._last_log = 0.0
 
-    def drop(self, exc: MessageError) -> None:
+    def drop(self, why: MessageError | str) -> None:
         self.count += 1
         t = time.monotonic()
         if t - self._last_log >= 1.0:
             self._last_log = t
-            log.warning("%s: dropped bad message #%d: %s", self.where, self.count, exc)
+            log.warning("%s: dropped bad message #%d: %s", self.where, self.count, why)
+
+
+class Expect:
+    """What a process takes from one input: message `kinds` of the named `streams`, and
+    per stream the same bodyparts throughout and indices that move forward by at most
+    MAX_LEAP (a hostile index would size a table of billions of rows). `check` adds a
+    node's own rule (a reason to refuse, or None). The bus refuses anything else."""
+
+    def __init__(self, kinds: tuple[type, ...], streams: list[str] | None,
+                 check: Callable[[Message], str | None] | None = None):
+        self.kinds = kinds
+        self.streams = None if streams is None else set(streams)
+        self.check = check
+        self._bodyparts: dict[str, tuple[str, ...]] = {}
+        self._newest: dict[str, int] = {}
+
+    def refusal(self, msg: Message) -> str | None:
+        """Why `msg` is refused, or None when it is taken (and then remembered)."""
+        if not isinstance(msg, self.kinds):
+            return f"a {msg.kind} message where {[k.kind for k in self.kinds]} are read"
+        stream = msg.stream
+        if self.streams is not None and stream not in self.streams:
+            return f"{msg.kind} of unknown stream {stream!r:.40}"
+        bodyparts = getattr(msg, "bodyparts", None)
+        known = self._bodyparts.get(stream)
+        if bodyparts is not None and known is not None and bodyparts != known:
+            return f"{stream}: bodyparts changed to {list(bodyparts)!r:.80}"
+        index = getattr(msg, "index", None)
+        newest = self._newest.get(stream, 0)
+        if index is not None and index > newest + MAX_LEAP:
+            return f"{stream}: index {index} leaps ahead of {newest}"
+        why = self.check(msg) if self.check is not None else None
+        if why is None:
+            if bodyparts is not None:
+                self._bodyparts[stream] = bodyparts
+            if index is not None:
+                self._newest[stream] = max(newest, index)
+        return why
 
 
 def send(sock: zmq.Socket, msg: Message, flags: int = 0) -> None:
@@ -67,14 +108,21 @@ def offer(sock: zmq.Socket, msg: Message) -> bool:
         return False
 
 
-def receive(sock: zmq.Socket, bad: BadMessages, flags: int = 0) -> Message | None:
-    """Receive one message; a malformed one is counted in `bad`, logged and dropped (None)."""
+def receive(sock: zmq.Socket, bad: BadMessages, flags: int = 0,
+            expect: Expect | None = None) -> Message | None:
+    """Receive one message; a malformed one, or one `expect` refuses, is counted in `bad`,
+    logged and dropped (None)."""
     parts = sock.recv_multipart(flags=flags, copy=False)
     try:
-        return decode(parts)
+        msg = decode(parts)
     except MessageError as exc:
         bad.drop(exc)
         return None
+    why = expect.refusal(msg) if expect is not None else None
+    if why is not None:
+        bad.drop(why)
+        return None
+    return msg
 
 
 class StopRequest:
@@ -120,6 +168,10 @@ class Bus:
         for topic in subscribe:
             sock.setsockopt(zmq.SUBSCRIBE, topic)
         if bind:
+            host = bind.split("://", 1)[-1].rsplit(":", 1)[0]
+            if not host.startswith(LOOPBACK) and not bind.startswith(("ipc://", "inproc://")):
+                log.warning("binding %s: any machine that reaches this address can send to "
+                            "the rig (the default is 127.0.0.1)", bind)
             sock.bind(bind)
         for endpoint in connect:
             sock.connect(endpoint)
@@ -199,17 +251,18 @@ class Bus:
 
     # ------------------------------------------------------------ reading
 
-    def drain(self, sock: zmq.Socket, timeout_ms: int,
-              limit: int | None = 1000) -> Iterator[Message]:
+    def drain(self, sock: zmq.Socket, timeout_ms: int, limit: int | None = 1000,
+              expect: Expect | None = None) -> Iterator[Message]:
         """The messages waiting on `sock` (at most `limit`, None: all), after waiting up
-        to `timeout_ms` for the first; malformed ones are counted and left out."""
+        to `timeout_ms` for the first; malformed ones, and those `expect` refuses, are
+        counted and left out."""
         if not sock.poll(timeout_ms):
             return
         taken = 0
         while limit is None or taken < limit:
             taken += 1
             try:
-                msg = receive(sock, self.bad, zmq.NOBLOCK)
+                msg = receive(sock, self.bad, zmq.NOBLOCK, expect)
             except zmq.Again:
                 return
             if msg is not None:
@@ -226,22 +279,32 @@ class Bus:
 
 
 class Listener(threading.Thread):
-    """Drains one socket on its own thread and hands every message to `handle`, until
-    :meth:`close`."""
+    """Drains one socket on its own thread and hands every message `expect` takes to
+    `handle`, until :meth:`close`. If the thread dies, `on_failure` gets the exception
+    (a node then stops and exits with an error, so the supervisor reports it)."""
 
     def __init__(self, bus: Bus, sock: zmq.Socket, handle: Callable[[Message], None],
-                 poll_ms: int = POLL_MS):
+                 poll_ms: int = POLL_MS, expect: Expect | None = None,
+                 on_failure: Callable[[BaseException], None] | None = None):
         super().__init__(daemon=True)
         self.bus = bus
         self.sock = sock
         self.handle = handle
         self.poll_ms = poll_ms
+        self.expect = expect
+        self.on_failure = on_failure
         self.closed = False
 
     def run(self) -> None:
-        while not self.closed:
-            for msg in self.bus.drain(self.sock, self.poll_ms):
-                self.handle(msg)
+        try:
+            while not self.closed:
+                for msg in self.bus.drain(self.sock, self.poll_ms, expect=self.expect):
+                    self.handle(msg)
+        except BaseException as exc:
+            log.error("%s: receiver thread died: %s: %s", self.bus.bad.where,
+                      type(exc).__name__, exc)
+            if self.on_failure is not None:
+                self.on_failure(exc)
 
     def close(self) -> None:
         self.closed = True

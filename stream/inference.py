@@ -24,7 +24,7 @@ from collections import defaultdict
 import zmq
 
 from stream import messages as m
-from stream.bus import Listener
+from stream.bus import Expect, Listener
 from stream.rig import InferenceSpec
 from train.post.tracking import OnlineTracker
 
@@ -105,6 +105,16 @@ class Runner:
             len(self.model.bodyparts),
         )
 
+    def refusal(self, msg: m.Message) -> str | None:
+        """Why the network cannot take frame `msg` (its size), or None."""
+        if not isinstance(msg, m.FrameMessage):
+            return None
+        h, w = msg.image.shape[:2]
+        if max(self.model.input_size(h, w)) > self.model.meta.max_size:
+            return (f"{msg.camera}: a {w}x{h} frame is larger than the model takes "
+                    f"({self.model.meta.max_size} px at input scale {self.model.meta.input_scale})")
+        return None
+
     def run(self, frames: list[m.FrameMessage]) -> None:
         by_shape: dict[tuple, list[m.FrameMessage]] = defaultdict(list)
         for f in frames:
@@ -139,12 +149,12 @@ class Inbox:
     so that the newest frame of every camera is at hand when the network is free (a queue
     would hand out the oldest one instead, one inference time stale)."""
 
-    def __init__(self, sock: zmq.Socket, node):
+    def __init__(self, sock: zmq.Socket, node, expect: Expect):
         self.node = node
         self.pending = WaitingFrames(live=True)
         self.ends: list[m.EndMessage] = []
         self.cond = threading.Condition()
-        self.listener = Listener(node.bus, sock, self._feed, POLL_MS)
+        self.listener = Listener(node.bus, sock, self._feed, POLL_MS, expect, node.fail)
 
     def _feed(self, msg: m.Message) -> None:
         with self.cond:
@@ -181,8 +191,9 @@ def run(spec: InferenceSpec, node) -> None:
     inp = node.bus.frames_in(spec.input_endpoints, spec.mode)
     out = node.bus.output(spec.mode, spec.endpoint)
     runner = Runner(spec, node, out)
+    expect = Expect((m.FrameMessage, m.EndMessage), spec.cameras, runner.refusal)
     node.ready()
-    ended = (run_live if spec.mode == "live" else run_batch)(spec, node, inp, runner)
+    ended = (run_live if spec.mode == "live" else run_batch)(spec, node, inp, runner, expect)
     for camera in spec.cameras:
         if camera not in ended:  # stopped early: let the recorder close this camera too
             node.send(out, m.EndMessage(camera, -1))
@@ -194,8 +205,9 @@ def _forward_end(spec: InferenceSpec, node, runner: Runner, end: m.EndMessage,
     log.info("%s: %s ended, %d frames skipped", spec.name, end.camera, skipped)
 
 
-def run_live(spec: InferenceSpec, node, inp: zmq.Socket, runner: Runner) -> set[str]:
-    inbox = Inbox(inp, node)
+def run_live(spec: InferenceSpec, node, inp: zmq.Socket, runner: Runner,
+             expect: Expect) -> set[str]:
+    inbox = Inbox(inp, node, expect)
     inbox.listener.start()
     ended: set[str] = set()
     try:
@@ -216,7 +228,8 @@ def run_live(spec: InferenceSpec, node, inp: zmq.Socket, runner: Runner) -> set[
     return ended
 
 
-def run_batch(spec: InferenceSpec, node, inp: zmq.Socket, runner: Runner) -> set[str]:
+def run_batch(spec: InferenceSpec, node, inp: zmq.Socket, runner: Runner,
+              expect: Expect) -> set[str]:
     """Batches of exactly ``batch_size`` frames, or the rest of a camera when it ends,
     never cut by time: the same video is cut into the same batches on every run (and by
     :mod:`stream.scale`), which makes its poses reproducible to the bit."""
@@ -226,7 +239,7 @@ def run_batch(spec: InferenceSpec, node, inp: zmq.Socket, runner: Runner) -> set
         if node.stop.grace_over(STOP_GRACE_S):
             log.warning("%s: stopped before every source ended", spec.name)
             break
-        for msg in node.bus.drain(inp, POLL_MS, limit=None):
+        for msg in node.bus.drain(inp, POLL_MS, limit=None, expect=expect):
             if isinstance(msg, m.FrameMessage):
                 pending.add(msg)
             elif isinstance(msg, m.EndMessage):

@@ -19,6 +19,7 @@ peer never crashes a node.
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from dataclasses import dataclass, field
 from typing import ClassVar
@@ -32,6 +33,9 @@ MAX_BUFFER_BYTES = 256 * 1024 * 1024
 MAX_DIM = 1 << 16
 MAX_NDIM = 4
 MAX_NAME = 128
+# Frame indices and sequence numbers: 2^31 frames is over 8 months at 100 fps; anything
+# larger is a hostile or broken peer, and would size tables and skip counts.
+MAX_INDEX = (1 << 31) - 1
 DTYPES = frozenset({"|u1", "<u2", "<i2", "<i4", "<i8", "<f4", "<f8"})
 
 
@@ -71,13 +75,16 @@ def _float(h: dict, key: str) -> float:
 
 
 def _names(h: dict, key: str, limit: int = 1024) -> tuple[str, ...]:
+    """Distinct non-empty names (bodyparts, cameras): a repeated name would make two
+    columns of one table the same."""
     v = h.get(key)
     if (
         not isinstance(v, list)
         or len(v) > limit
-        or not all(isinstance(s, str) and len(s) <= MAX_NAME for s in v)
+        or not all(isinstance(s, str) and 0 < len(s) <= MAX_NAME for s in v)
+        or len(set(v)) != len(v)
     ):
-        raise MessageError(f"field {key!r} must be a list of names, got {v!r:.80}")
+        raise MessageError(f"field {key!r} must be a list of distinct names, got {v!r:.80}")
     return tuple(v)
 
 
@@ -91,6 +98,7 @@ def _counts(h: dict, key: str) -> dict[str, int]:
             and len(k) <= MAX_NAME
             and isinstance(n, int)
             and not isinstance(n, bool)
+            and 0 <= n <= MAX_INDEX
             for k, n in v.items()
         )
     ):
@@ -101,7 +109,8 @@ def _counts(h: dict, key: str) -> dict[str, int]:
 def _stamped(h: dict, name: str) -> tuple[str, int, int, int]:
     """The fields every frame-derived kind starts with: its stream's `name`, sequence
     number, frame index and capture stamp."""
-    return _str(h, name), _int(h, "seq", 0), _int(h, "index", 0), _int(h, "t_capture", 0)
+    return (_str(h, name), _int(h, "seq", 0, MAX_INDEX), _int(h, "index", 0, MAX_INDEX),
+            _int(h, "t_capture", 0))
 
 
 def _array(arr: np.ndarray, shape: tuple[int, ...], dtype: str, what: str) -> np.ndarray:
@@ -137,7 +146,12 @@ class _Message:
 
     @property
     def topic(self) -> str:
-        return f"{self.kind}.{getattr(self, self.topic_field)}"
+        return f"{self.kind}.{self.stream}"
+
+    @property
+    def stream(self) -> str:
+        """The camera, group or node this message belongs to."""
+        return getattr(self, self.topic_field)
 
 
 @dataclass
@@ -153,8 +167,9 @@ class FrameMessage(_Message, kind="frame", topic_field="camera", buffers=("image
     @classmethod
     def build(cls, h: dict, arrays: list[np.ndarray]) -> FrameMessage:
         img = arrays[0]
-        if img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
-            raise MessageError(f"frame image must be (H, W, 3) uint8, got {img.shape} {img.dtype}")
+        if img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8 or 0 in img.shape:
+            raise MessageError(f"frame image must be (H, W, 3) uint8, H, W > 0, got {img.shape} "
+                               f"{img.dtype}")
         return cls(*_stamped(h, cls.topic_field), img)
 
 
@@ -288,7 +303,8 @@ class EndMessage(_Message, kind="end", topic_field="camera"):
     @classmethod
     def build(cls, h: dict, arrays: list[np.ndarray]) -> EndMessage:
         return cls(
-            _str(h, "camera"), _int(h, "last_seq", -1), _int(h, "frames", 0), _str(h, "path", 4096)
+            _str(h, "camera"), _int(h, "last_seq", -1, MAX_INDEX), _int(h, "frames", 0, MAX_INDEX),
+            _str(h, "path", 4096),
         )
 
 
@@ -305,6 +321,7 @@ class StatsMessage(_Message, kind="stats", topic_field="node"):
     drops: int
     queue: int
     totals: dict[str, int] = field(default_factory=dict)
+    rejected: int = 0  # messages this node refused since it started (malformed, or not for it)
 
     @classmethod
     def build(cls, h: dict, arrays: list[np.ndarray]) -> StatsMessage:
@@ -317,6 +334,7 @@ class StatsMessage(_Message, kind="stats", topic_field="node"):
             _int(h, "drops", 0),
             _int(h, "queue", 0),
             _counts(h, "totals"),
+            _int(h, "rejected", 0),
         )
 
 
@@ -369,7 +387,17 @@ def _buffer(part) -> memoryview:
 
 
 def decode(parts: list) -> Message:
-    """Parse and validate a received multipart message; MessageError if it is bad."""
+    """Parse and validate a received multipart message; MessageError if it is bad, and
+    only MessageError, whatever the bytes."""
+    try:
+        return _decode(parts)
+    except MessageError:
+        raise
+    except Exception as exc:  # a check this module missed must not take a node down
+        raise MessageError(f"unreadable message ({type(exc).__name__}: {exc})") from exc
+
+
+def _decode(parts: list) -> Message:
     if not isinstance(parts, (list, tuple)) or len(parts) < 2:
         raise MessageError(f"need at least topic and header, got {len(parts)} part(s)")
     if len(parts) > 2 + 8:
@@ -421,7 +449,8 @@ def _arrays(header: dict, parts) -> list[np.ndarray]:
         ):
             raise MessageError(f"buffer {i}: bad shape {shape!r:.60}")
         dt = np.dtype(dtype)
-        expected = int(np.prod(shape, dtype=np.int64)) * dt.itemsize
+        # Python ints: an int64 product of [65536] * 4 wraps to 0 and would pass
+        expected = math.prod(shape) * dt.itemsize
         if expected > MAX_BUFFER_BYTES:
             raise MessageError(f"buffer {i}: {expected} bytes exceeds {MAX_BUFFER_BYTES}")
         buf = _buffer(part)

@@ -2,8 +2,8 @@
 to the supervisor (stats, logs, end notices), stop requests from signals, and
 per-second stats.
 
-A node runs as ``python -m stream.node ROLE SPEC_JSON SUPERVISOR_ENDPOINT INTERVAL`` (see
-:func:`command`); its role module
+A node runs as ``python -m stream.node ROLE SPEC_JSON SUPERVISOR_ENDPOINT INTERVAL
+PARENT_PID`` (see :func:`command`); its role module
 (:mod:`stream.sources`, :mod:`stream.inference`, :mod:`stream.sync`,
 :mod:`stream.triangulation`, :mod:`stream.recorder`, :mod:`stream.viewer.node`) does the
 work in a ``run(spec, node)`` function and returns when its input has ended or a
@@ -15,15 +15,19 @@ from __future__ import annotations
 import importlib
 import json
 import logging
+import os
+import signal
 import sys
 import threading
 import time
 import traceback
 from dataclasses import asdict
+from pathlib import Path
 
 import numpy as np
 import zmq
 
+from calib.errors import RecordingError
 from stream import messages as m
 from stream.bus import Bus, StopRequest, offer, send
 from stream.rig import (
@@ -71,6 +75,7 @@ class StatsMeter:
 
     def tick(self, force: bool = False) -> None:
         """Publish the interval's stats if it is over (or `force`)."""
+        self.node.check_parent()
         elapsed = time.monotonic() - self._start
         if elapsed < self.interval and not force:
             return
@@ -88,6 +93,7 @@ class StatsMeter:
                 self._drops,
                 self.queue,
                 dict(self.totals),
+                self.node.bus.bad.count,
             )
         )
         self._count = self._drops = 0
@@ -120,6 +126,19 @@ class Node:
         self.stats = StatsMeter(self, stats_interval)
         self._supervisor = self.bus.to_supervisor(supervisor_endpoint)
         self._supervisor_lock = threading.Lock()
+        self.failure: BaseException | None = None  # of a worker thread: the node then fails
+        self.parent = 0  # pid of the supervisor (0: not watched)
+
+    def check_parent(self) -> None:
+        """Request a stop if the supervisor this node was started by is gone."""
+        if self.parent and os.getppid() != self.parent and not self.stop.requested:
+            log.warning("%s: its supervisor (pid %d) is gone: stopping", self.name, self.parent)
+            self.stop.request()
+
+    def fail(self, exc: BaseException) -> None:
+        """A worker thread died: stop, and exit with an error naming `exc`."""
+        self.failure = exc
+        self.stop.request()
 
     def publish(self, msg: m.Message) -> None:
         """Send to the supervisor without ever blocking (a full link drops stats).
@@ -171,14 +190,49 @@ def command(role: str, spec, supervisor_endpoint: str, stats_interval: float) ->
         json.dumps(asdict(spec)),
         supervisor_endpoint,
         str(stats_interval),
+        str(os.getpid()),  # the supervisor: the node stops when it is gone
     ]
 
 
-def run_node(role: str, spec, supervisor_endpoint: str, stats_interval: float = 1.0) -> int:
+def pid_alive(pid: int) -> bool:
+    """Whether process `pid` is running (a zombie, killed but not yet reaped, is not)."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    try:  # a killed process its parent has not reaped yet is a zombie: gone too
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def die_with_parent(node: Node, parent: int) -> None:
+    """Stop `node` when its supervisor (process `parent`) dies, even by SIGKILL: on Linux
+    the kernel sends SIGTERM (a stop request) at once; everywhere, every stats tick
+    checks that the parent is still there. An orphan would otherwise run on and write
+    over the results of the next run."""
+    node.parent = parent
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+    node.check_parent()  # it may have died before the prctl above
+
+
+def run_node(role: str, spec, supervisor_endpoint: str, stats_interval: float = 1.0,
+             parent: int = 0) -> int:
     """Run `spec` in its `role` in this process; returns the exit code (1 after an error,
-    which is also sent to the supervisor, naming the cause)."""
+    which is also sent to the supervisor, naming the cause). With `parent`, the node
+    stops when that process dies."""
     node = Node(spec.name, supervisor_endpoint, stats_interval)
     node.stop.on_signals()
+    if parent:
+        die_with_parent(node, parent)
     root = logging.getLogger()
     root.setLevel(logging.INFO)
     handler = _SupervisorLog(node)
@@ -187,6 +241,16 @@ def run_node(role: str, spec, supervisor_endpoint: str, stats_interval: float = 
     code = 0
     try:
         importlib.import_module(ROLES[role][0]).run(spec, node)
+        if node.failure is not None:
+            raise RuntimeError(f"a worker thread died ({type(node.failure).__name__}: "
+                               f"{node.failure})")
+    except RecordingError as exc:
+        # HDF5 cannot close a file whose writes failed, and would crash (SIGSEGV) trying
+        # to flush it at interpreter exit: report, close the bus, and end right here
+        node.publish(m.LogMessage(node.name, logging.ERROR, f"{type(exc).__name__}: {exc}"))
+        root.removeHandler(handler)
+        node.close()
+        os._exit(1)
     except Exception as exc:
         code = 1
         node.publish(m.LogMessage(node.name, logging.ERROR, f"{type(exc).__name__}: {exc}"))
@@ -198,9 +262,9 @@ def run_node(role: str, spec, supervisor_endpoint: str, stats_interval: float = 
 
 
 def main(argv: list[str]) -> int:
-    role, spec_json, supervisor_endpoint, interval = argv
+    role, spec_json, supervisor_endpoint, interval, parent = argv
     spec = ROLES[role][1](**json.loads(spec_json))
-    return run_node(role, spec, supervisor_endpoint, float(interval))
+    return run_node(role, spec, supervisor_endpoint, float(interval), int(parent))
 
 
 if __name__ == "__main__":

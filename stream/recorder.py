@@ -10,7 +10,14 @@ import logging
 import time
 
 from stream import messages as m
-from stream.recording import Recording2D, Recording3D, RecordingFile, write_table
+from stream.bus import Expect
+from stream.recording import (
+    Recording2D,
+    Recording3D,
+    RecordingFile,
+    may_write_table,
+    write_table,
+)
 from stream.rig import RecorderSpec
 
 log = logging.getLogger(__name__)
@@ -32,8 +39,8 @@ class Recorder:
         stream = msg.camera if isinstance(msg, m.Pose2DMessage) else msg.group
         f = self.files.get(stream)
         if f is None:
-            if stream not in self.spec.cameras or stream in self.done:
-                log.warning("%s: poses of unexpected stream %r dropped", self.spec.name, stream)
+            if stream in self.done:
+                self.node.bus.bad.drop(f"{msg.kind} of {stream!r} after its end")
                 return
             if isinstance(msg, m.Pose2DMessage):
                 f = Recording2D(self.spec.folder, stream, msg.scorer, msg.bodyparts,
@@ -50,8 +57,9 @@ class Recorder:
                 f.flush()
             self._last_flush = time.monotonic()
 
-    def end(self, camera: str, last_seq: int) -> None:
-        """Close `camera`'s file, write its table, and tell the supervisor."""
+    def end(self, camera: str, last_seq: int, ended: bool = True) -> None:
+        """Close `camera`'s file, write its table when the stream is complete (see
+        :func:`~stream.recording.may_write_table`), and tell the supervisor."""
         self.done.add(camera)
         f = self.files.pop(camera, None)
         if f is None:
@@ -60,7 +68,10 @@ class Recorder:
             return
         f.close()
         table = ""
-        if self.spec.tables and isinstance(f, Recording3D):
+        if not may_write_table(self.spec.mode, ended, self.node.stop.requested):
+            log.warning("%s: %s was cut short: its recording %s is kept, no table written",
+                        self.spec.name, camera, f.path)
+        elif self.spec.tables and isinstance(f, Recording3D):
             table = str(write_table(f.path, self.spec.folder, self.spec.csv))
         elif self.spec.tables and camera in self.spec.table_paths:
             video, folder = self.spec.table_paths[camera]
@@ -70,11 +81,12 @@ class Recorder:
 
     def close(self) -> None:
         for camera in list(self.files):
-            self.end(camera, -1)
+            self.end(camera, -1, ended=False)
 
 
 def run(spec: RecorderSpec, node) -> None:
     inp = node.bus.input(spec.mode, spec.input_endpoints)
+    expect = Expect((m.Pose2DMessage, m.Pose3DMessage, m.EndMessage), spec.cameras)
     rec = Recorder(spec, node)
     node.ready()
     try:
@@ -82,7 +94,7 @@ def run(spec: RecorderSpec, node) -> None:
             if node.stop.grace_over(STOP_GRACE_S):
                 log.warning("%s: stopped before every camera ended", spec.name)
                 break
-            for msg in node.bus.drain(inp, POLL_MS):
+            for msg in node.bus.drain(inp, POLL_MS, expect=expect):
                 if isinstance(msg, (m.Pose2DMessage, m.Pose3DMessage)):
                     rec.pose(msg)
                 elif isinstance(msg, m.EndMessage):

@@ -36,13 +36,19 @@ from __future__ import annotations
 
 import abc
 import json
+import os
+import re
 from pathlib import Path
 from typing import ClassVar
 
 import h5py
 import numpy as np
 
+from calib.errors import DataError, RecordingError
 from stream import messages as m
+from stream.bus import MAX_LEAP
+from stream.h5clear import clear_open_flags, open_flags
+from stream.node import pid_alive
 
 CHUNK = 256
 
@@ -53,6 +59,12 @@ def recording_path(folder: str | Path, camera: str) -> Path:
 
 def recording3d_path(folder: str | Path, stream: str) -> Path:
     return Path(folder) / f"{stream}.rec3d.h5"
+
+
+def _cause(exc: Exception) -> str:
+    """The operating system's words in an HDF5 error report, else its first line."""
+    found = re.search(r"error message = '([^']*)'", str(exc))
+    return found.group(1) if found else str(exc).split("\n", 1)[0][:200]
 
 
 class RecordingFile(abc.ABC):
@@ -72,11 +84,21 @@ class RecordingFile(abc.ABC):
         self.bodyparts = bodyparts
         self.individuals = individuals
         self.rows = 0
+        self.failed = False  # a write failed: the file is left as the last flush made it
         self._buf: list[tuple[object, int]] = []
         path.parent.mkdir(parents=True, exist_ok=True)
         points = (*((len(individuals),) if individuals else ()), len(bodyparts))
-        self.h5 = h5py.File(path, "w", libver="latest")
-        self.h5.attrs.update(bodyparts=json.dumps(list(bodyparts)), schema=self.schema, **attrs)
+        if path.exists():
+            raise RecordingError(f"{path}: a recording of an earlier run is there, and "
+                                 "recordings are never overwritten (move it, or record into "
+                                 "another folder)")
+        try:
+            self.h5 = h5py.File(path, "x", libver="latest")
+        except OSError as exc:
+            raise RecordingError(f"{path}: cannot create the recording ({_cause(exc)})") from exc
+        # the writer's pid tells a later reader whether the writer is gone (see release)
+        self.h5.attrs.update(bodyparts=json.dumps(list(bodyparts)), schema=self.schema,
+                             writer_pid=os.getpid(), **attrs)
         if individuals:
             self.h5.attrs["individuals"] = json.dumps(list(individuals))
         for name, (tail, dtype) in self.per_point.items():
@@ -111,16 +133,25 @@ class RecordingFile(abc.ABC):
             return
         msgs = [msg for msg, _ in self._buf]
         t_record = np.array([t for _, t in self._buf], np.int64)
-        for name, values in self.columns(msgs, t_record).items():
-            ds = self.h5[name]
-            ds.resize(self.rows + len(values), axis=0)
-            ds[self.rows:] = values
-        self.h5.flush()
+        try:
+            for name, values in self.columns(msgs, t_record).items():
+                ds = self.h5[name]
+                ds.resize(self.rows + len(values), axis=0)
+                ds[self.rows:] = values
+            self.h5.flush()
+        except Exception as exc:  # h5py reports a full disk as OSError or RuntimeError
+            self.failed = True
+            raise RecordingError(f"{self.path}: cannot write rows {self.rows}-"
+                                 f"{self.rows + len(msgs) - 1} ({_cause(exc)}); the recording "
+                                 f"keeps its first {self.rows} rows") from exc
         self.rows += len(msgs)
         self._buf.clear()
 
     def close(self) -> None:
-        if self.h5.id.valid:
+        """Flush and close. A file whose writes failed is left alone: HDF5 cannot close
+        it cleanly (the process must end without HDF5's exit handlers, see
+        :func:`stream.node.run_node`)."""
+        if self.h5.id.valid and not self.failed:
             self.flush()
             self.h5.close()
 
@@ -175,10 +206,34 @@ class Recording3D(RecordingFile):
         }
 
 
+def release(path: str | Path) -> bool:
+    """Clear the "open for writing" flags that a writer killed mid-recording left on
+    `path`, so that plain HDF5 tools open it; False when there were none or the writer is
+    still running (or unknown)."""
+    path = Path(path)
+    if not path.is_file() or not open_flags(path):
+        return False
+    with h5py.File(path, "r", libver="latest", swmr=True) as f:
+        pid = int(f.attrs.get("writer_pid", 0))
+    return bool(pid) and not pid_alive(pid) and clear_open_flags(path)
+
+
+def recordings_in(folder: str | Path, streams: list[str]) -> list[Path]:
+    """The 2D and 3D recordings of `streams` that are in `folder`."""
+    paths = [p(folder, s) for s in streams for p in (recording_path, recording3d_path)]
+    return [p for p in paths if p.exists()]
+
+
+def release_folder(folder: str | Path, streams: list[str]) -> list[Path]:
+    """:func:`release` the 2D and 3D recordings of `streams` in `folder`; the released."""
+    return [p for p in recordings_in(folder, streams) if release(p)]
+
+
 def read_recording(path: str | Path) -> dict:
     """A 2D or 3D recording's datasets as numpy arrays, plus its text attributes and
     ``bodyparts``; readable while it is being written, and after a crash up to the last
-    flush."""
+    flush (whose writer's open flags it then clears, see :func:`release`)."""
+    release(path)
     with h5py.File(path, "r", libver="latest", swmr=True) as f:
         kind = Recording3D if "xyz" in f else Recording2D
         out = {name: f[name][()] for name in kind.datasets()}
@@ -191,11 +246,33 @@ def read_recording(path: str | Path) -> dict:
     return out
 
 
+def may_write_table(mode: str, ended: bool, stopping: bool) -> bool:
+    """Whether a stream's table may be written, replacing any table already there: only
+    when the stream ended (its end notice came through), and in batch mode not while
+    stopping, since a stop cuts the video short. A stream cut short keeps its recording;
+    a table of an earlier run stays as it was. The one rule for every table writer."""
+    return ended and (mode == "live" or not stopping)
+
+
 def _by_frame(index: np.ndarray, values: np.ndarray, n: int, fill: float) -> np.ndarray:
     """`n` rows, row ``index[i]`` holding ``values[i]`` and `fill` where nothing came."""
     out = np.full((n, *values.shape[1:]), fill, values.dtype)
     out[index] = values
     return out
+
+
+def poses_by_frame(rec: dict, n: int):
+    """The 2D poses of recording `rec` (from :func:`read_recording`) as `n` rows, one per
+    frame index (:class:`Poses2D`), NaN where a frame has no pose: it did not decode, was
+    skipped live, or came after the last flush of a recorder that was killed. DataError
+    if an index repeats or lies beyond `n`."""
+    from train.data.keypoints import Poses2D
+
+    index = rec["index"]
+    if len(index) and (index.max() >= n or len(np.unique(index)) != len(index)):
+        raise DataError(f"{rec['camera']}: recorded frame indices repeat or pass frame {n - 1}")
+    poses = _by_frame(index, rec["poses"], n, np.nan)
+    return Poses2D(rec["bodyparts"], poses, rec["individuals"])
 
 
 def _write_meta(table: Path, rec: dict, video: str | Path, n_frames: int) -> None:
@@ -218,15 +295,17 @@ def write_table(recording: str | Path, folder: str | Path, csv: bool = False,
     `last_index` (or the last one recorded), NaN where a frame has no pose (skipped in
     live mode, or never triangulated). A 2D recording becomes the analysis table of
     `video` in `folder`; a 3D one ``<folder>/<stream>_3d.h5``, scorer = the stream name."""
-    from train.data.keypoints import Poses2D, Poses3D
+    from train.data.keypoints import Poses3D
     from train.data.tables import analysis_path, poses3d_path, write_analysis, write_poses3d
 
     rec = read_recording(recording)
     index = rec["index"]
-    n = max(int(index.max()) + 1 if len(index) else 0, last_index + 1)
+    newest = int(index.max()) if len(index) else -1
+    # an end notice may claim any index: rows past the newest pose stop at the leap any
+    # message may make (stream.bus.MAX_LEAP), so a hostile one cannot size a huge table
+    n = max(newest + 1, min(last_index, newest + MAX_LEAP) + 1)
     if "xyz" not in rec:
-        poses = Poses2D(rec["bodyparts"], _by_frame(index, rec["poses"], n, np.nan),
-                        rec["individuals"])
+        poses = poses_by_frame(rec, n)
         path = analysis_path(video, rec["scorer"], folder)
         table = write_analysis(poses, rec["scorer"], path, csv=csv)
         if Path(video).is_file():  # a video source, not a camera or an image folder

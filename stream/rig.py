@@ -40,6 +40,7 @@ from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 
 from calib.errors import ConfigError
+from calib.fileio import check_writable
 
 SOURCE_KINDS = ("video", "images", "camera", "synthetic", "playlist")
 MODES = ("live", "batch")
@@ -237,6 +238,10 @@ def load_rig(path: str | Path) -> Rig:
         raise ConfigError(f"{path}: field 'mode' must be one of {MODES}, got {mode!r}")
     host = doc.get("host", "127.0.0.1")
     _check_type(str(path), "host", host, "str")
+    try:
+        socket.getaddrinfo(host, None)
+    except (OSError, UnicodeError) as exc:  # gaierror is an OSError
+        raise ConfigError(f"{path}: field 'host': cannot resolve {host!r} ({exc})") from exc
     interval = doc.get("stats_interval", 1.0)
     _check_type(str(path), "stats_interval", interval, "float")
     _positive(str(path), "stats_interval", interval)
@@ -379,12 +384,23 @@ def _resolve_3d(rig: Rig, base: Path) -> None:
 def _resolve_recorders(rig: Rig, base: Path) -> None:
     where = str(rig.path)
     producers = {i.name: i for i in rig.inference} | {t.name: t for t in rig.triangulates}
+    folders: dict[str, str] = {}
     for i, rec in enumerate(rig.recorders):
         w = f"{where}: recorder[{i}] ({rec.name})"
         _inputs(w, rec.inputs, producers, "inference or triangulate nodes")
         _positive(w, "flush_s", rec.flush_s)
         rec.mode = rig.mode
         rec.folder = str((base / rec.folder).resolve())
+        if rec.folder in folders:
+            raise ConfigError(f"{w}: field 'folder': {rec.folder} is also the folder of recorder "
+                              f"{folders[rec.folder]!r}; two recorders there would write over "
+                              "each other's files")
+        folders[rec.folder] = rec.name
+        try:
+            check_writable(rec.folder)
+        except OSError as exc:
+            raise ConfigError(f"{w}: field 'folder': cannot create or write {rec.folder} "
+                              f"({exc.strerror or exc})") from exc
         rec.input_endpoints = [producers[n].endpoint for n in rec.inputs]
         rec.cameras = []
         for n in rec.inputs:
@@ -396,6 +412,13 @@ def _resolve_recorders(rig: Rig, base: Path) -> None:
             if s.camera in rec.cameras:
                 video = s.path if s.kind == "video" else s.camera
                 rec.table_paths[s.camera] = [video, rec.folder]
+        from stream.recording import recordings_in  # it imports this module
+
+        earlier = recordings_in(rec.folder, rec.cameras)  # a rerun never overwrites one
+        if earlier:
+            raise ConfigError(f"{w}: field 'folder': {earlier[0]} holds the recording of an "
+                              "earlier run, and recordings are never overwritten (move it, or "
+                              "choose another folder)")
 
 
 def _resolve_viewers(rig: Rig) -> None:

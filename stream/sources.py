@@ -1,6 +1,7 @@
 """Source nodes: cameras, video files, image folders and the synthetic animal, all
-behind one interface (an iterator of ``(frame index, BGR uint8 image)``), each frame
-stamped with its per-camera sequence number and capture time.
+behind one interface (an iterator of ``(frame index, BGR uint8 image)``, the image None
+for a video frame that does not decode), each frame stamped with its per-camera sequence
+number (its index) and capture time.
 
 Batch mode sends with backpressure (a full queue blocks the source: nothing is lost);
 live mode never blocks (a frame the consumer has no room for is dropped at once, and
@@ -27,14 +28,18 @@ log = logging.getLogger(__name__)
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 
 
-def video_frames(path: str | Path, limit: int = 0) -> Iterator[tuple[int, np.ndarray]]:
-    from train.data.video import VideoReader
+def video_frames(path: str | Path, limit: int = 0) -> Iterator[tuple[int, np.ndarray | None]]:
+    """Every frame index the video's header promises, with None where it does not decode."""
+    from train.data.video import VideoReader, frame_ranges
 
     with VideoReader(path) as reader:
-        for i, frame in enumerate(reader):
+        for i, frame in reader.frames():
             if limit and i >= limit:
-                return
+                break
             yield i, frame
+        if reader.undecodable:
+            log.warning("%s: %d of %d frames do not decode: %s", path, len(reader.undecodable),
+                        reader.n_frames, frame_ranges(reader.undecodable))
 
 
 def image_frames(folder: str | Path, limit: int = 0) -> Iterator[tuple[int, np.ndarray]]:
@@ -141,13 +146,17 @@ def run(spec: SourceSpec, node) -> None:
         for index, image in frames:
             if node.stop.requested:
                 break
+            # seq is the frame's index: a frame that does not decode (None) is a gap in the
+            # sequence, which every receiver counts, and the table keeps its row, empty
+            seq = index
+            if image is None:
+                continue
             if period:
                 # pace like a camera: sleep to the next tick, never catch up in a burst
                 delay = next_t - time.monotonic()
                 if delay > 0:
                     time.sleep(delay)
                 next_t = max(next_t + period, time.monotonic() - period)
-            seq += 1
             sender.frame(m.FrameMessage(camera, seq, index, m.now_ns(), image))
             node.stats.queue = 0
             node.stats.tick()

@@ -13,14 +13,16 @@ import math
 import os
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from calib.errors import PoseloopError
 from stream import messages as m
-from stream.bus import Bus
+from stream.bus import Bus, Expect
 from stream.node import command
+from stream.recording import release_folder
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +33,10 @@ READY_TIMEOUT_S = 300.0  # loading a model on a busy machine can take a while
 
 class NodeDied(PoseloopError, RuntimeError):
     """A node process exited abnormally."""
+
+
+def _interrupt(*_signal_args) -> None:
+    raise KeyboardInterrupt
 
 
 def _why(code: int | None) -> str:
@@ -45,7 +51,8 @@ def _why(code: int | None) -> str:
 def format_stats(stats: dict[str, m.StatsMessage]) -> str:
     def one(s: m.StatsMessage) -> str:
         lat = "" if math.isnan(s.p50_ms) else f" lat p50 {s.p50_ms:.1f} p99 {s.p99_ms:.1f} ms"
-        return f"{s.node}: {s.fps:.1f} fps{lat} drops {s.drops} queue {s.queue}"
+        bad = f" rejected {s.rejected}" if s.rejected else ""
+        return f"{s.node}: {s.fps:.1f} fps{lat} drops {s.drops} queue {s.queue}{bad}"
 
     return " | ".join(one(s) for s in stats.values())
 
@@ -71,6 +78,11 @@ class Supervisor:
         self.procs: dict[str, subprocess.Popen] = {}
         self._bus = Bus("supervisor")
         self._from_nodes = self._bus.from_nodes(endpoint)
+        # any local process can connect to this endpoint: take only what the nodes send
+        names = [spec.name for _, spec in nodes]
+        streams = {c for _, spec in nodes for c in getattr(spec, "cameras", [])}
+        self._expect = Expect((m.StatsMessage, m.LogMessage, m.EndMessage), [*names, *streams],
+                              self._refusal)
 
     def start(self) -> None:
         """Start the consumers, wait until each is ready (model loaded, sockets up), then
@@ -103,8 +115,20 @@ class Supervisor:
         self.procs[spec.name] = p
         log.debug("started %s %s (pid %d)", role, spec.name, p.pid)
 
+    @property
+    def rejected(self) -> int:
+        """Messages refused on the supervisor link (malformed, or not from a node)."""
+        return self._bus.bad.count
+
+    def _refusal(self, msg: m.Message) -> str | None:
+        names = {spec.name for _, spec in self.nodes}
+        if isinstance(msg, (m.StatsMessage, m.LogMessage)) and msg.node not in names:
+            return f"{msg.kind} of unknown node {msg.node!r:.40}"
+        return None
+
     def _drain(self, timeout_ms: int) -> None:
-        for msg in self._bus.drain(self._from_nodes, timeout_ms, limit=None):
+        for msg in self._bus.drain(self._from_nodes, timeout_ms, limit=None,
+                                   expect=self._expect):
             if isinstance(msg, m.StatsMessage):
                 self.latest[msg.node] = msg
             elif isinstance(msg, m.LogMessage):
@@ -127,10 +151,13 @@ class Supervisor:
     def run(self) -> None:
         """Start the nodes and wait for them to end; NodeDied if one fails.
 
-        Ctrl-C asks every node to stop, waits for them to close their files, and
-        returns normally.
+        Ctrl-C (or SIGTERM, when this runs on the main thread) asks every node to stop,
+        waits for them to close their files, and returns normally.
         """
         last_print = time.monotonic()
+        restore = None
+        if threading.current_thread() is threading.main_thread():
+            restore = signal.signal(signal.SIGTERM, _interrupt)
         try:
             self.start()
             while any(p.poll() is None for p in self.procs.values()):
@@ -158,6 +185,8 @@ class Supervisor:
             self.stop()
         finally:
             self.close()
+            if restore is not None:
+                signal.signal(signal.SIGTERM, restore)
 
     def stop(self) -> None:
         """Ask every live node to stop; kill the ones still alive after STOP_WAIT_S."""
@@ -182,6 +211,12 @@ class Supervisor:
                 p.kill()
             p.wait()
         self._bus.close()
+        # a recorder killed mid-write leaves its files flagged open: every node is gone
+        # now, so clear the flags and plain HDF5 tools can read what was flushed
+        for role, spec in self.nodes:
+            if role == "recorder":
+                for path in release_folder(spec.folder, spec.cameras):
+                    log.warning("%s: its writer died; cleared its open-for-write flags", path)
 
 
 def run_rig(rig: str | Path, print_stats: bool = True) -> None:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from stream import messages as m
+from stream.bus import Expect
 from stream.rig import SyncSpec
 
 log = logging.getLogger(__name__)
@@ -165,6 +166,7 @@ def run(spec: SyncSpec, node) -> None:
     live = spec.mode == "live"
     inp = node.bus.input(spec.mode, spec.input_endpoints)
     out = node.bus.output(spec.mode, spec.endpoint)
+    expect = Expect((m.Pose2DMessage, m.EndMessage), spec.cameras)
     grouper = Grouper(spec.name, spec.cameras, spec.by, spec.tolerance_ms,
                       spec.max_wait_ms / 1000 if live else None, spec.max_pending)
     node.ready()
@@ -180,10 +182,10 @@ def run(spec: SyncSpec, node) -> None:
         if node.stop.grace_over(STOP_GRACE_S):
             log.warning("%s: stopped before every camera ended", spec.name)
             break
-        for msg in node.bus.drain(inp, POLL_MS):
+        for msg in node.bus.drain(inp, POLL_MS, expect=expect):
             if isinstance(msg, m.Pose2DMessage):
                 send(grouper.add(msg, time.monotonic()))
-            elif isinstance(msg, m.EndMessage) and msg.camera in spec.cameras:
+            elif isinstance(msg, m.EndMessage):
                 send(grouper.end(msg.camera, time.monotonic()))
         send(grouper.ready(time.monotonic()))
         node.stats.queue = len(grouper.pending)

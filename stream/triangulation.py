@@ -16,6 +16,7 @@ import logging
 import numpy as np
 
 from stream import messages as m
+from stream.bus import Expect
 from stream.rig import TriangulateSpec
 
 log = logging.getLogger(__name__)
@@ -40,12 +41,14 @@ class Lifter:
         # several animals: each camera's rows -> 3D rows, as last matched (see match)
         self.rows: dict[int, np.ndarray] = {}
 
-    def __call__(self, group: m.Group2DMessage) -> m.Pose3DMessage | None:
-        """The 3D pose of `group`, None (logged) for a group of other cameras."""
-        if group.cameras != self.cameras:
-            log.warning("%s: group %s of cameras %s dropped, expected %s", self.spec.name,
-                        group.group, group.cameras, self.cameras)
-            return None
+    def refusal(self, msg: m.Message) -> str | None:
+        """Why a group cannot be triangulated here (other cameras), or None."""
+        if isinstance(msg, m.Group2DMessage) and msg.cameras != self.cameras:
+            return f"group {msg.seq} of cameras {list(msg.cameras)}, expected {list(self.cameras)}"
+        return None
+
+    def __call__(self, group: m.Group2DMessage) -> m.Pose3DMessage:
+        """The 3D pose of `group` (of this node's cameras)."""
         poses = group.poses
         if group.individuals:
             poses = self.match(poses)
@@ -128,6 +131,7 @@ def run(spec: TriangulateSpec, node) -> None:
     inp = node.bus.input(spec.mode, spec.input_endpoints)
     out = node.bus.output(spec.mode, spec.endpoint)
     lifter = Lifter(spec)
+    expect = Expect((m.Group2DMessage, m.EndMessage), spec.inputs, lifter.refusal)
     node.ready()
     last_seq = -1
     ended = False
@@ -135,11 +139,9 @@ def run(spec: TriangulateSpec, node) -> None:
         if node.stop.grace_over(STOP_GRACE_S):
             log.warning("%s: stopped before its input ended", spec.name)
             break
-        for msg in node.bus.drain(inp, POLL_MS):
+        for msg in node.bus.drain(inp, POLL_MS, expect=expect):
             if isinstance(msg, m.Group2DMessage):
                 pose = lifter(msg)
-                if pose is None:
-                    continue
                 node.send(out, pose)
                 node.stats.frame(spec.name, msg.t_capture)
                 last_seq = pose.seq

@@ -60,3 +60,38 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "gpu" in item.keywords:
             item.add_marker(skip)
+
+
+def write_moving_video(path: Path, n: int, codec: str = "mp4v", size=(64, 96)) -> Path:
+    """`n` frames, each different (a square moving over a brightening textured floor)."""
+    from train.data.video import write_video
+
+    h, w = size
+    floor = np.random.default_rng(0).integers(0, 255, (h, w, 3), dtype=np.uint8) // 2
+
+    def frames():
+        for i in range(n):
+            frame = floor + np.uint8((5 * i) % 120)
+            x = (3 * i) % (w - 12)
+            frame[20:32, x:x + 12] = 255
+            yield frame
+
+    write_video(path, frames(), fps=30, codec=codec)
+    return path
+
+
+def damage_middle(path: Path, out: Path, nbytes: int = 4096, seed: int = 1) -> Path:
+    """A copy of `path` with `nbytes` random bytes written over its middle."""
+    data = bytearray(path.read_bytes())
+    mid = len(data) // 2
+    noise = np.random.default_rng(seed).integers(0, 256, nbytes, np.uint8)
+    data[mid:mid + nbytes] = noise.tobytes()
+    out.write_bytes(bytes(data))
+    return out
+
+
+def truncate_half(path: Path, out: Path) -> Path:
+    """A copy of `path` cut in half: its header still promises every frame."""
+    data = path.read_bytes()
+    out.write_bytes(data[: len(data) // 2])
+    return out

@@ -1,8 +1,11 @@
 """Analyze videos, folders or lists into DeepLabCut tables (resumable; this machine or Ray)."""
 
 import argparse
+import sys
 
 from stream.commands._arguments import existing_file, existing_path, output_folder
+
+UNDECODABLE_FRAMES = 3  # exit status: tables written, but some frames had no pose
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -49,8 +52,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    """Prints the summary; exit status 1 when a video failed, else 3 when frames did not
+    decode (their rows are NaN, named on stderr)."""
     from stream.scale.job import DEFAULT_CHUNK, analyze_job
-    from stream.scale.report import FAILED, summary_table
+    from stream.scale.report import FAILED, missing_note, summary_table
 
     chunk = DEFAULT_CHUNK if args.chunk_frames is None else args.chunk_frames
     results = analyze_job(
@@ -58,4 +63,9 @@ def main(args: argparse.Namespace) -> int:
         args.threads, args.cluster, args.workers, chunk, args.retries,
     )
     print(summary_table(results))
-    return 1 if any(r.status == FAILED for r in results) else 0
+    damaged = [r for r in results if r.missing]
+    for r in damaged:
+        print(f"poseloop analyze: {r.video}: {missing_note(r)}", file=sys.stderr)
+    if any(r.status == FAILED for r in results):
+        return 1
+    return UNDECODABLE_FRAMES if damaged else 0

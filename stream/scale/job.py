@@ -13,7 +13,14 @@ import time
 from pathlib import Path
 
 from calib.errors import DataError, PoseloopError
-from stream.scale.ledger import VideoJob, commit_table, is_complete, model_digest, open_jobs
+from stream.scale.ledger import (
+    VideoJob,
+    commit_table,
+    is_complete,
+    model_digest,
+    open_jobs,
+    undecoded_frames,
+)
 from stream.scale.parts import (
     SeekMismatch,
     join_parts,
@@ -23,7 +30,15 @@ from stream.scale.parts import (
     remove_parts,
     split_frames,
 )
-from stream.scale.report import DONE, FAILED, SKIPPED, JobProgress, JobTiming, VideoResult
+from stream.scale.report import (
+    DONE,
+    FAILED,
+    SKIPPED,
+    JobProgress,
+    JobTiming,
+    VideoResult,
+    missing_note,
+)
 from stream.scale.videos import find_videos
 from stream.scale.worker import RangeTask
 
@@ -88,9 +103,10 @@ def analyze_job(
     videos = find_videos(inputs)
     if destfolder is not None:
         destfolder = Path(destfolder).resolve()
-        destfolder.mkdir(parents=True, exist_ok=True)
     digest = model_digest(model)
     jobs, failed = open_jobs(videos, scorer, destfolder)
+    _check_destinations([destfolder] if destfolder is not None else
+                        [job.table.parent for job in jobs])
     results = {v: VideoResult(v, status=FAILED, error=e) for v, e in failed.items()}
     todo: list[VideoJob] = []
     for job in jobs:
@@ -114,6 +130,18 @@ def analyze_job(
         _track(results.values(), meta.identity, csv)
     timing.wall_s = time.perf_counter() - t0
     return [results[v] for v in videos]
+
+
+def _check_destinations(folders: list[Path]) -> None:
+    """Fail before any video is analyzed when a table could not be written."""
+    from calib.fileio import check_writable
+
+    for folder in dict.fromkeys(folders):
+        try:
+            check_writable(folder)
+        except OSError as exc:
+            raise DataError(f"{folder}: cannot write analysis tables here ({exc.strerror or exc})"
+                            ) from exc
 
 
 def _track(results, identity: bool, csv: bool) -> None:
@@ -207,6 +235,7 @@ class _ClusterRun:
         out = self.results[str(job.video)]
         try:
             poses = join_parts(job, self.ranges[str(job.video)], self.key[str(job.video)])
+            out.missing = undecoded_frames(poses)
             out.table = commit_table(job, poses, self.digest, self.scorer, self.csv)
         except SeekMismatch as exc:
             log.warning("%s", exc)
@@ -222,4 +251,6 @@ class _ClusterRun:
         out.status = DONE
         self.bar.video_done()
         log.info("%s: %d frames -> %s", job.video.name, job.frames, out.table)
+        if out.missing:
+            log.warning("%s: %s", job.video, missing_note(out))
         return []

@@ -17,6 +17,8 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from calib.errors import DataError, VideoError
 
 log = logging.getLogger(__name__)
@@ -89,6 +91,14 @@ def commit_table(job: VideoJob, poses, digest: str, scorer: str, csv: bool) -> P
     # DeepLabCut's side file first: the stamped table is what marks the video done
     write_analysis_meta(job.table, scorer, poses.bodyparts, job.frames, fps, size)
     return write_analysis(poses, scorer, job.table, csv=csv, stamp=stamp_of(job, digest, scorer))
+
+
+def undecoded_frames(poses) -> list[int]:
+    """The frames of `poses` (:class:`Poses2D`) whose row is all NaN: frames that did not
+    decode (a one-animal model gives every decoded frame a pose, however unlikely; a
+    frame where a several-animal model found no animal is counted too)."""
+    points = tuple(range(1, poses.data.ndim))
+    return np.flatnonzero(np.isnan(poses.data).all(axis=points)).tolist()
 
 
 def open_jobs(

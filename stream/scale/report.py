@@ -21,6 +21,7 @@ class VideoResult:
     status: str = ""
     error: str = ""
     retries: int = 0  # ranges given to a fresh worker after one died
+    missing: list[int] = field(default_factory=list)  # frames that did not decode: NaN rows
 
     @property
     def fps(self) -> float:
@@ -71,13 +72,23 @@ class JobProgress:
         self.bar.close()
 
 
+def missing_note(result: VideoResult) -> str:
+    """What a result says about frames that did not decode ("" when none did not)."""
+    from train.data.video import frame_ranges
+
+    if not result.missing:
+        return ""
+    return (f"{len(result.missing)} of {result.frames} frames could not be decoded; their "
+            f"rows are NaN: {frame_ranges(result.missing)}")
+
+
 def summary_table(results: list[VideoResult]) -> str:
     """The per-video table printed at the end of a job, with a closing count line."""
     rows = [("video", "frames", "frames/s", "status", "error")]
     for r in results:
         fps = "" if r.status != DONE else f"{r.fps:.1f}"
         status = r.status + (f" (retried {r.retries})" if r.retries else "")
-        rows.append((str(r.video), str(r.frames), fps, status, r.error))
+        rows.append((str(r.video), str(r.frames), fps, status, r.error or missing_note(r)))
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     lines = [
         "  ".join([row[0].ljust(widths[0]), row[1].rjust(widths[1]), row[2].rjust(widths[2]),

@@ -1,6 +1,8 @@
 """One frame range of one video analyzed in this process: frames are decoded on a thread
 while the network runs, in batches that start at the range's first frame (a multiple of
-the batch size, see :mod:`stream.scale.parts`), and the poses become one part file.
+the batch size, see :mod:`stream.scale.parts`), and the poses become one part file. A
+frame that does not decode is a row of NaN at its own index, as in the batch pipeline
+(:meth:`train.data.video.VideoReader.frames` resumes after the damage).
 """
 
 from __future__ import annotations
@@ -35,9 +37,12 @@ class RangeTask:
         return self.stop - self.start
 
 
-def fingerprint(timestamp_ms: float, frame: np.ndarray) -> list:
+def fingerprint(timestamp_ms: float, frame: np.ndarray | None) -> list:
     """``[container timestamp in ms, hash of the pixels]``: the same frame read in order
-    or after a seek gives the same fingerprint."""
+    or after a seek gives the same fingerprint (``[None, None]`` for one that does not
+    decode either way)."""
+    if frame is None:
+        return [None, None]
     return [timestamp_ms, hashlib.blake2b(frame.tobytes(), digest_size=8).hexdigest()]
 
 
@@ -64,24 +69,31 @@ class _Decoder(threading.Thread):
                 continue
 
     def run(self) -> None:
+        from calib.errors import VideoError
         from train.data.video import VideoReader
 
         try:
             with VideoReader(self.video) as reader:
                 if self.start_frame > 0:
-                    frame = reader.read(self.start_frame - 1)  # the seek
+                    try:
+                        frame = reader.read(self.start_frame - 1)  # the seek
+                    except VideoError:
+                        frame = None
                     self.before = fingerprint(reader.timestamp_ms, frame)
-                batch, frame = [], None
-                for _ in range(self.start_frame, self.stop_frame):
-                    frame = reader.read()
+                batch = []
+                # None for a frame that does not decode: its row is NaN (see _predict)
+                for index, frame in reader.frames():
+                    if index < self.start_frame:  # the frame before, when it did not decode
+                        continue
+                    if index >= self.stop_frame:
+                        break
                     batch.append(frame)
+                    self.last = fingerprint(reader.timestamp_ms, frame)
                     if len(batch) == self.batch_size:
                         self._put(batch)
                         batch = []
                     if self.cancelled.is_set():
                         return
-                if frame is not None:
-                    self.last = fingerprint(reader.timestamp_ms, frame)
                 if batch:
                     self._put(batch)
         except BaseException as exc:  # handed to the consumer, which raises it
@@ -90,17 +102,27 @@ class _Decoder(threading.Thread):
             self._put(None)
 
 
+def _predict(model, batch: list[np.ndarray | None]) -> np.ndarray:
+    """The poses of `batch`, a row of NaN for each frame that did not decode (None)."""
+    animals = (len(model.individuals),) if model.individuals else ()
+    poses = np.full((len(batch), *animals, len(model.bodyparts), 3), np.nan, np.float32)
+    decoded = [i for i, frame in enumerate(batch) if frame is not None]
+    if decoded:
+        poses[decoded] = model.predict_frames([batch[i] for i in decoded])
+    return poses
+
+
 def analyze_range(model, video: Path, start: int, stop: int, batch_size: int):
     """Poses ``(stop - start, K, 3)`` (several animals: ``(stop - start, I, K, 3)``) of
-    frames ``[start, stop)`` of `video` by `model` (:class:`PoseModel`), with the
-    fingerprints of frame ``start - 1`` (None at 0) and of frame ``stop - 1``. VideoError,
-    naming the frame, if one does not decode."""
+    frames ``[start, stop)`` of `video` by `model` (:class:`PoseModel`), NaN rows for
+    frames that do not decode, with the fingerprints of frame ``start - 1`` (None at 0)
+    and of frame ``stop - 1``."""
     decoder = _Decoder(video, start, stop, batch_size)
     decoder.start()
     out = []
     try:
         while (batch := decoder.batches.get()) is not None:
-            out.append(model.predict_frames(batch))
+            out.append(_predict(model, batch))
     finally:
         decoder.cancelled.set()
         decoder.join()

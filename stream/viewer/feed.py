@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import threading
 from collections import deque
+from collections.abc import Callable
 
 from stream import messages as m
-from stream.bus import Bus, Listener
+from stream.bus import Bus, Expect, Listener
 
 FRAMES_KEPT = 16  # per camera, so that a pose finds the very frame it was computed on
 POLL_MS = 50
@@ -62,13 +63,18 @@ class ViewState:
 
 
 class Receiver(Listener):
-    """Subscribes to frames, 2D poses and ends on `endpoints` and feeds `state`, on its
-    own thread; with no `bus` given it makes (and closes) its own."""
+    """Subscribes to frames, 2D poses and ends of `cameras` (None: any) on `endpoints`
+    and feeds `state`, on its own thread; with no `bus` given it makes (and closes) its
+    own. If the thread dies, `on_failure` is told."""
 
-    def __init__(self, endpoints: list[str], state: ViewState, bus: Bus | None = None):
+    def __init__(self, endpoints: list[str], state: ViewState, bus: Bus | None = None,
+                 cameras: list[str] | None = None,
+                 on_failure: Callable[[BaseException], None] | None = None):
         self._own_bus = bus is None
         bus = bus or Bus("viewer")
-        super().__init__(bus, bus.watch(endpoints, TOPICS), state.feed, POLL_MS)
+        expect = Expect((m.FrameMessage, m.Pose2DMessage, m.EndMessage), cameras)
+        super().__init__(bus, bus.watch(endpoints, TOPICS), state.feed, POLL_MS, expect,
+                         on_failure)
         self.state = state
 
     def close(self) -> None:

@@ -17,7 +17,7 @@ def run(spec: ViewerSpec, node) -> None:
 
     window, receiver = open_viewer(spec.input_endpoints, spec.skeleton or skeleton_of(spec.models),
                                    spec.pcutoff, f"poseloop: {spec.name}", spec.refresh_hz,
-                                   node.bus)
+                                   node.bus, spec.cameras, node.fail)
     node.ready()
     state = window.state
     seen = 0

@@ -123,12 +123,15 @@ def app() -> QtWidgets.QApplication:
 
 
 def open_viewer(endpoints: list[str], skeleton: list[list[str]], pcutoff: float, title: str,
-                refresh_hz: float = 30.0,
-                bus: Bus | None = None) -> tuple[LiveView, Receiver]:
-    """A shown window fed by a started receiver of `endpoints`."""
+                refresh_hz: float = 30.0, bus: Bus | None = None,
+                cameras: list[str] | None = None,
+                on_failure: Callable[[BaseException], None] | None = None,
+                ) -> tuple[LiveView, Receiver]:
+    """A shown window fed by a started receiver of `endpoints` (frames and poses of
+    `cameras`, None: any; `on_failure` is told if the receiver thread dies)."""
     app()
     state = ViewState()
-    receiver = Receiver(endpoints, state, bus)
+    receiver = Receiver(endpoints, state, bus, cameras, on_failure)
     receiver.start()
     window = LiveView(state, skeleton, pcutoff, refresh_hz, title=title)
     window.resize(1000, 420)

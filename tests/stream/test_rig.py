@@ -56,7 +56,8 @@ inputs = ["cam0"]
         (BASE + "[[recorder]]\nname = 'r'\ninputs = ['cam0']\n", "'inputs'"),
         (BASE + "[[recorder]]\nname = 'r'\n", "missing field"),
         (
-            'mode = "batch"\n' + BASE + "[[recorder]]\nname = 'r2'\ninputs = ['pose']\n",
+            'mode = "batch"\n' + BASE
+            + "[[recorder]]\nname = 'r2'\ninputs = ['pose']\nfolder = 'r2'\n",
             "exactly one recorder",
         ),
         (BASE.replace('inputs = ["pose"]', "inputs = []"), "'inputs'"),

@@ -60,9 +60,9 @@ def _text(mode="live", sync="", tri="", extra=""):
         (_text(tri='calib_cameras = ["cam0", "cam1"]\n'), "'calib_cameras'"),
         (_text(tri='calib_cameras = ["cam0", "cam1", "X"]\n'), "['X'] not in"),
         (_text().replace('inputs = ["sync"]', 'inputs = ["pose"]'), "sync nodes"),
-        (_text(mode="batch", extra='[[recorder]]\nname = "r2"\ninputs = ["pose"]\n'),
+        (_text(mode="batch", extra='[[recorder]]\nname = "r2"\ninputs = ["pose"]\nfolder = "r2"\n'),
          "exactly one recorder or sync"),
-        (_text(mode="batch", extra='[[recorder]]\nname = "r2"\ninputs = ["tri"]\n'),
+        (_text(mode="batch", extra='[[recorder]]\nname = "r2"\ninputs = ["tri"]\nfolder = "r2"\n'),
          "exactly one recorder"),
         (_text(extra='[[viewer]]\nname = "v"\ninputs = ["pose"]\n').replace('"live"', '"batch"'),
          "viewer needs mode"),
@@ -81,7 +81,7 @@ def test_3d_rig_errors_name_file_and_field(folder, text, field):
 def test_live_fan_out_and_viewer_previews(folder):
     path = folder / "rig.toml"
     path.write_text(
-        _text(extra='[[recorder]]\nname = "r2"\ninputs = ["pose"]\n'
+        _text(extra='[[recorder]]\nname = "r2"\ninputs = ["pose"]\nfolder = "r2"\n'
               '[[viewer]]\nname = "v"\ninputs = ["pose"]\n')
     )
     rig = load_rig(path)

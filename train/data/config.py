@@ -289,7 +289,7 @@ def load_config(path: str | Path) -> ProjectConfig:
         raise ConfigError(f"{path}: no such config file")
     try:
         raw = _yaml().load(path.read_text())
-    except YAMLError as exc:
+    except (YAMLError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
     return parse_config(path, raw, _load_own(path.parent / OWN_FILE))
 

@@ -267,3 +267,11 @@ class LabeledFrames:
                         dst_l[:, i, j] = src_l[:, si, sj]
         return LabeledFrames(self.scorer, bodyparts, list(self.images), xy, self.index_style, lik,
                              individuals, unique)
+
+
+def outside_image(xy: np.ndarray, width: int, height: int) -> np.ndarray:
+    """``(..., K)`` True where a labeled point ``xy (..., K, 2)`` lies off a `width` x `height`
+    image (pixel centers at integers, so the image spans -0.5 .. width - 0.5)."""
+    x, y = xy[..., 0], xy[..., 1]
+    with np.errstate(invalid="ignore"):
+        return (x < -0.5) | (x > width - 0.5) | (y < -0.5) | (y > height - 0.5)

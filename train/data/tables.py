@@ -11,7 +11,7 @@ arrays of :mod:`train.data.keypoints`.
 from __future__ import annotations
 
 import json
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import h5py
 import numpy as np
@@ -19,6 +19,7 @@ import pandas as pd
 
 from calib.errors import DataError
 from calib.fileio import atomic_path
+from train.data.h5safe import read_h5_frame
 from train.data.keypoints import SINGLE, LabeledFrames, Poses2D, Poses3D, table_columns
 
 KEY = "df_with_missing"
@@ -43,7 +44,8 @@ def _read_frame(path: Path) -> pd.DataFrame:
     suffix = path.suffix.lower()
     try:
         if suffix == ".h5":
-            df = pd.read_hdf(path, key=KEY) if _has_key(path) else pd.read_hdf(path)
+            # never pd.read_hdf: PyTables would run any pickle a crafted file holds
+            df = read_h5_frame(path, KEY)
         elif suffix == ".csv":
             df = _read_csv(path)
         else:
@@ -59,11 +61,6 @@ def _read_frame(path: Path) -> pd.DataFrame:
         raise DataError(f"{path}: column levels are {names}, expected {LEVELS} or "
                         f"{MULTI_LEVELS}")
     return df
-
-
-def _has_key(path: Path) -> bool:
-    with pd.HDFStore(path, mode="r") as store:
-        return f"/{KEY}" in store.keys()
 
 
 def _read_csv(path: Path) -> pd.DataFrame:
@@ -162,6 +159,7 @@ def read_labels(path: str | Path) -> LabeledFrames:
         images = [str(p).replace("\\", "/") for p in df.index]
         style = "flat"
     xy = _columns(df, path, scorer, bodyparts, ("x", "y"), individuals, unique)
+    _check_labels(path, images, bodyparts, xy)
     likelihood = None
     if "likelihood" in coords:
         likelihood = _columns(df, path, scorer, bodyparts, ("likelihood",), individuals,
@@ -187,6 +185,25 @@ def _values(data: np.ndarray, cells: list[tuple[int, int]] | None) -> np.ndarray
         return data.reshape(len(data), -1)
     i, j = (np.array(v, int) for v in zip(*cells, strict=True)) if cells else ([], [])
     return data[:, i, j].reshape(len(data), -1)
+
+
+MAX_LABEL_PX = 100_000.0  # wider than any camera image: a label beyond it is corrupt
+
+
+def _check_labels(path: Path, images: list[str], bodyparts: tuple[str, ...],
+                  xy: np.ndarray) -> None:
+    """Refuse image paths that leave the project and coordinates no image can have."""
+    for image in images:
+        parts = PurePosixPath(image).parts
+        if not parts or parts[0] == "/" or ".." in parts or ":" in parts[0]:
+            raise DataError(f"{path}: image path {image!r} is not inside the project "
+                            "(absolute, or going up with '..')")
+    bad = ~np.isnan(xy) & ~(np.abs(xy) <= MAX_LABEL_PX)
+    if bad.any():
+        first = tuple(int(v[0]) for v in np.nonzero(bad))  # (image, [individual,] part, x|y)
+        i, j, c = first[0], first[-2], first[-1]
+        raise DataError(f"{path}: {images[i]}: {bodyparts[j]} {'xy'[c]} = {xy[first]} is not a "
+                        f"pixel coordinate (beyond {MAX_LABEL_PX:g})")
 
 
 def labels_to_frame(labels: LabeledFrames) -> pd.DataFrame:

@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from train.data.keypoints import outside_image
 from train.data.project import Project, open_project
 from train.label.framepick import save_png
 from train.label.session import label_folders, read_folder_labels
@@ -75,6 +76,10 @@ def check_labels(project: str | Path | Project, videos: list[str] | None = None)
             if frame is None:
                 log.warning("%s: image of a labeled frame is missing or unreadable; skipped", src)
                 continue
+            for j in np.flatnonzero(outside_image(xy, frame.shape[1], frame.shape[0])):
+                log.warning("%s: %s at (%g, %g) is outside the %dx%d image", image,
+                            project.config.bodyparts[j], xy[j, 0], xy[j, 1], frame.shape[1],
+                            frame.shape[0])
             save_png(out_dir / Path(image).name,
                      draw_labels(frame, xy, style, project.config.bodyparts))
             count += 1

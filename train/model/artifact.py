@@ -27,6 +27,7 @@ from torch import nn
 
 from calib.errors import ModelError
 from calib.fileio import atomic_path
+from train.model.pt2safe import checked_archive
 
 META_FILE = "poseloop.json"
 FORMAT_VERSION = 1
@@ -65,6 +66,53 @@ class ModelMeta:
     poseloop_version: str = field(default_factory=_version)
     format_version: int = FORMAT_VERSION
 
+    def check(self, source: Path) -> None:
+        """Raise :class:`ModelError` naming `source` and the field for a wrong-typed value."""
+
+        def bad(key: str, why: str) -> ModelError:
+            return ModelError(f"{source}: {META_FILE} field {key} {why}, "
+                              f"got {getattr(self, key)!r}")
+
+        def is_number(v) -> bool:
+            return isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v)
+
+        def is_int(v) -> bool:
+            return isinstance(v, int) and not isinstance(v, bool)
+
+        names = self.bodyparts
+        if (not isinstance(names, list) or not names or len(set(names)) != len(names)
+                or not all(isinstance(b, str) and b for b in names)):
+            raise bad("bodyparts", "must be a list of distinct non-empty names")
+        for key in ("scorer", "net_type", "poseloop_version"):
+            if not isinstance(getattr(self, key), str):
+                raise bad(key, "must be a string")
+        if not (isinstance(self.skeleton, list) and all(
+                isinstance(p, list) and len(p) == 2 and all(b in names for b in p)
+                for p in self.skeleton)):
+            raise bad("skeleton", "must be a list of pairs of bodyparts")
+        for key in ("mean", "std"):
+            v = getattr(self, key)
+            if not (isinstance(v, list) and len(v) == 3 and all(is_number(x) for x in v)):
+                raise bad(key, "must be 3 numbers")
+        if not all(x > 0 for x in self.std):
+            raise bad("std", "must be > 0")
+        if self.color not in ("RGB", "BGR"):
+            raise bad("color", "must be RGB or BGR")
+        for key in ("stride", "min_size", "max_size", "format_version"):
+            if not is_int(getattr(self, key)) or getattr(self, key) < 1:
+                raise bad(key, "must be an integer >= 1")
+        if self.min_size > self.max_size:
+            raise bad("min_size", f"must be <= max_size {self.max_size}")
+        if not is_number(self.input_scale) or self.input_scale <= 0:
+            raise bad("input_scale", "must be a number > 0")
+        if not is_number(self.pcutoff) or not 0 <= self.pcutoff <= 1:
+            raise bad("pcutoff", "must be a number in [0, 1]")
+        for key in ("train_error", "test_error"):
+            if getattr(self, key) is not None and not is_number(getattr(self, key)):
+                raise bad(key, "must be a number or null")
+        if not isinstance(self.training_set, dict):
+            raise bad("training_set", "must be a map")
+
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=1)
 
@@ -75,6 +123,7 @@ class ModelMeta:
             meta = cls(**data)
         except (json.JSONDecodeError, TypeError) as exc:
             raise ModelError(f"{source}: bad {META_FILE} ({exc})") from exc
+        meta.check(source)
         if meta.format_version > FORMAT_VERSION:
             raise ModelError(
                 f"{source}: model format {meta.format_version} is newer than this poseloop "
@@ -135,7 +184,9 @@ class PoseModel:
         _check_file(self.path)
         extra = {META_FILE: ""}
         try:
-            program = torch.export.load(self.path, extra_files=extra)
+            program = torch.export.load(checked_archive(self.path, {META_FILE}), extra_files=extra)
+        except ModelError:
+            raise
         except Exception as exc:  # torch raises RuntimeError/KeyError/... for broken archives
             raise ModelError(
                 f"{self.path}: cannot load model ({type(exc).__name__}: {exc})"

@@ -19,7 +19,7 @@ import yaml
 
 from calib.errors import ConfigError, DataError
 from calib.fileio import atomic_path
-from train.data.keypoints import LabeledFrames
+from train.data.keypoints import LabeledFrames, outside_image
 from train.data.project import Project
 
 log = logging.getLogger(__name__)
@@ -160,8 +160,17 @@ def load_images(project: Project, labels: LabeledFrames, names: list[str]) -> La
         bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
         if bgr is None:
             raise DataError(f"{path}: missing or not an image OpenCV can read")
+        xy = labels.xy[index[name]]
+        off = np.argwhere(outside_image(xy, bgr.shape[1], bgr.shape[0]))
+        if len(off):
+            *who, j = (int(v) for v in off[0])  # [individual,] bodypart
+            x, y = xy[(*who, j)]
+            animal = f"{labels.individuals[who[0]]} " if who else ""
+            raise DataError(f"{project.labels_path(Path(name).parent.name)}: {name}: "
+                            f"{animal}{labels.bodyparts[j]} at ({x:g}, {y:g}) is outside the "
+                            f"{bgr.shape[1]}x{bgr.shape[0]} image")
         images.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
-        keypoints.append(labels.xy[index[name]])
+        keypoints.append(xy)
     empty = np.zeros((0, *labels.layout, 2), np.float32)
     kp = np.stack(keypoints).astype(np.float32) if keypoints else empty
     return LabeledImages(list(names), images, kp)

@@ -35,11 +35,21 @@ def pick_snapshot(model_dir: ModelDir, snapshot: str = "best") -> Path:
     return path
 
 
-def load_network(path: Path, config: TrainConfig, n_keypoints: int) -> tuple[DeployNet, dict]:
-    """The :class:`DeployNet` of snapshot `path` (CPU, eval mode) and the snapshot's state."""
+def load_network(path: Path, config: TrainConfig, bodyparts: list[str]) -> tuple[DeployNet, dict]:
+    """The :class:`DeployNet` of snapshot `path` (CPU, eval mode) and the snapshot's state.
+
+    A snapshot trained for other bodyparts than `bodyparts` is refused, even when their
+    count matches: its outputs would be published under the wrong names."""
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
-        net = build_network(config, n_keypoints, weights="none")
+    except Exception as exc:  # truncated file
+        raise ModelError(f"{path}: cannot load snapshot ({type(exc).__name__}: {exc})") from exc
+    trained = data.get("bodyparts") if isinstance(data, dict) else None
+    if trained is not None and list(trained) != list(bodyparts):
+        raise ModelError(f"{path}: field bodyparts: the snapshot was trained for {list(trained)}, "
+                         f"the project has {list(bodyparts)}; retrain (poseloop train)")
+    try:
+        net = build_network(config, len(bodyparts), weights="none")
         net.load_state_dict(data["model"])
     except ModelError:
         raise
@@ -82,7 +92,7 @@ def export_network(project: str | Path | Project, shuffle: int = 1, out: str | P
 
         deploy, state, animals = load_animals_network(path, config, model_dir)
     else:
-        deploy, state = load_network(path, config, len(bodyparts))
+        deploy, state = load_network(path, config, bodyparts)
     evaluated = _evaluated_errors(model_dir, path.name)
     train_error = evaluated.get("train") if train_error is None else train_error
     test_error = evaluated.get("test") if test_error is None else test_error

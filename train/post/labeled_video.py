@@ -164,7 +164,7 @@ def labeled_video(video: str | Path, table: str | Path, out: str | Path | None =
     from tqdm import tqdm
 
     from train.data.tables import read_analysis
-    from train.data.video import VideoReader, write_video
+    from train.data.video import VideoReader, frame_ranges, write_video
 
     table = Path(table)
     poses, scorer = read_analysis(table)
@@ -200,13 +200,14 @@ def labeled_video(video: str | Path, table: str | Path, out: str | Path | None =
         out = Path(out)
 
         def frames() -> Iterator[np.ndarray]:
-            for i, frame in enumerate(tqdm(reader, total=reader.n_frames, unit="frame",
-                                           desc=f"label {reader.path.name}",
-                                           disable=not progress)):
+            for i, frame in tqdm(reader.frames(), total=reader.n_frames, unit="frame",
+                                 desc=f"label {reader.path.name}", disable=not progress):
+                if frame is None:  # a black frame keeps every later frame at its time
+                    frame = np.zeros((reader.height, reader.width, 3), np.uint8)
                 yield draw_poses(frame, poses.data[i], style)
 
-        written = write_video(out, frames(), fps=reader.fps)
-    if written != poses.n_frames:
-        log.warning("%s: decoded %d of %d frames; the labeled video is shorter",
-                    reader.path, written, poses.n_frames)
+        write_video(out, frames(), fps=reader.fps)
+    if reader.undecodable:
+        log.warning("%s: %d frames do not decode and are black in %s: %s", reader.path,
+                    len(reader.undecodable), out, frame_ranges(reader.undecodable))
     return out

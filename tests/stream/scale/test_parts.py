@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from calib.errors import DataError
-from stream.scale.ledger import open_jobs
+from stream.scale.ledger import open_jobs, undecoded_frames
 from stream.scale.parts import (
     SeekMismatch,
     join_parts,
@@ -15,6 +15,7 @@ from stream.scale.parts import (
     write_part,
 )
 from stream.scale.worker import RangeTask, analyze_range, run_range
+from tests.conftest import damage_middle, write_moving_video
 from tests.stream.conftest import write_random_video
 from train.data.video import VideoReader
 from train.model.artifact import PoseModel
@@ -57,3 +58,27 @@ def test_ranges_joined_equal_the_unsplit_analysis_exactly(tmp_path, tiny_model):
         join_parts(job, ranges, key)
     remove_parts(job)
     assert not (tmp_path / "out" / ".poseloop-parts").exists()
+
+
+def test_frames_that_do_not_decode_are_nan_rows_in_every_range(tmp_path, tiny_model):
+    """The scale path follows the pipeline's rule: a frame that does not decode is a NaN
+    row at its own index (before, the range failed and the video had no table), and the
+    ranges joined equal the unsplit analysis."""
+    original = write_moving_video(tmp_path / "clip.mp4", 300)
+    video = damage_middle(original, tmp_path / "damaged.mp4")
+    with VideoReader(video) as reader:
+        missing = [i for i, frame in reader.frames() if frame is None]
+    assert missing, "the damage should cost frames"
+    model = PoseModel(tiny_model)
+    whole, _, _ = analyze_range(model, video, 0, 300, 4)
+    nan_rows = np.flatnonzero(np.isnan(whole).all(axis=(1, 2))).tolist()
+    assert nan_rows == missing and not np.isnan(np.delete(whole, missing, axis=0)).any()
+    (job,), _ = open_jobs([video], "DLC_tiny", tmp_path / "out")
+    key = part_key(job, "digest", "DLC_tiny", 4, "cpu")
+    ranges = split_frames(job.frames, 100, 4)
+    for a, b in ranges:
+        run_range(model, RangeTask(str(video), str(part_path(job.table, a, b)), a, b, key))
+    joined = join_parts(job, ranges, key)
+    assert undecoded_frames(joined) == missing
+    np.testing.assert_array_equal(np.isnan(joined.data), np.isnan(whole))
+    np.testing.assert_allclose(joined.data[~np.isnan(whole)], whole[~np.isnan(whole)], atol=1e-4)
