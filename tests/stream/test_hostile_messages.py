@@ -247,6 +247,7 @@ def _inference_still_answers(fleet) -> None:
             time.sleep(0.05)
         got = _answers(sink, index)
         assert got and got[0].bodyparts == BODYPARTS, f"{mode}: no pose for frame {index}"
+        assert sink.malformed == 0, f"{mode}: sent {sink.malformed} malformed messages"
 
 
 def _answers(sink: Sink, index: int) -> list[m.Pose2DMessage]:
