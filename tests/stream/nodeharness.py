@@ -113,12 +113,14 @@ def feeder(ctx: zmq.Context, endpoint: str, publish: bool) -> zmq.Socket:
 
 class Sink(threading.Thread):
     """Reads a node's output all the time, so that its lossless sends never block, and
-    keeps the newest messages that came."""
+    keeps the newest messages that came; `malformed` counts what it could not decode (a
+    node under attack must still send only well-formed messages)."""
 
     def __init__(self, ctx: zmq.Context, endpoint: str, live: bool):
         super().__init__(daemon=True)
         self.ctx, self.endpoint, self.live = ctx, endpoint, live
         self.messages: deque[m.Message] = deque(maxlen=1000)
+        self.malformed = 0
         self.closed = False
         self._ready = threading.Event()
         self.start()
@@ -135,7 +137,7 @@ class Sink(threading.Thread):
                 try:
                     self.messages.append(m.decode(sock.recv_multipart()))
                 except m.MessageError:
-                    pass
+                    self.malformed += 1
         sock.close(linger=0)
 
     def close(self) -> None:

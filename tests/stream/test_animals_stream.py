@@ -84,18 +84,14 @@ def test_analyze_command_tracks_the_animals_and_a_rerun_keeps_the_tracks(tmp_pat
 
 def test_ranges_of_several_animals_join_into_the_unsplit_analysis(tmp_path, pair_model):
     """On a cluster long videos go in frame ranges: their part files keep the individuals."""
-    from stream.scale.ledger import open_jobs
-    from stream.scale.parts import join_parts, part_key, part_path, split_frames
-    from stream.scale.worker import RangeTask, analyze_range, run_range
+    from stream.scale.parts import join_parts
+    from stream.scale.worker import analyze_range
+    from tests.stream.scale.conftest import run_ranges
 
     video = write_random_video(tmp_path / "herd.mp4", 10, 1)
     model = PoseModel(pair_model)
     whole, _, _ = analyze_range(model, video, 0, 10, 4)
-    (job,), _ = open_jobs([video], "DLC_pair", tmp_path / "out")
-    key = part_key(job, "digest", "DLC_pair", 4, "cpu")
-    ranges = split_frames(job.frames, 4, 4)
-    for a, b in ranges:
-        run_range(model, RangeTask(str(video), str(part_path(job.table, a, b)), a, b, key))
+    job, ranges, key = run_ranges(model, video, tmp_path / "out", "DLC_pair", 4)
     joined = join_parts(job, ranges, key)
     assert joined.individuals == ("ind1", "ind2") and np.array_equal(joined.data, whole)
 

@@ -37,12 +37,12 @@ def test_sync_and_triangulate_processes_recover_the_3d_motion(tmp_path):
                           input_endpoints=[sync.endpoint], cameras=cameras)
     rec = RecorderSpec("rec", ["tri"], folder=str(tmp_path / "rec"), flush_s=0.2,
                        input_endpoints=[tri.endpoint], cameras=["tri"], mode="batch")
+    ctx = zmq.Context()
+    push = ctx.socket(zmq.PUSH)
+    push.bind(feed)  # bound before the nodes start, so sync connects at once
     seen: list[m.Message] = []
     sup = Supervisor([("recorder", rec), ("triangulate", tri), ("sync", sync)],
                      free_endpoint(), 0.2, on_message=seen.append, print_stats=False)
-    ctx = zmq.Context()
-    push = ctx.socket(zmq.PUSH)
-    push.bind(feed)
     runner = threading.Thread(target=sup.run)
     runner.start()
     try:

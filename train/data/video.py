@@ -158,10 +158,12 @@ class VideoReader:
         while self._next < self.n_frames:
             index = self._next
             try:
-                yield index, self._read_next()
-                continue
+                frame = self._read_next()
             except VideoError:
-                pass
+                frame = None
+            if frame is not None:
+                yield index, frame
+                continue
             resume = self._resume_after(index)
             self.undecodable.extend(range(index, resume))
             for lost in range(index, resume):

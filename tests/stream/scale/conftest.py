@@ -19,6 +19,9 @@ from pathlib import Path
 import pytest
 
 from stream.scale.cluster import LOCAL_NODE_IP, child_processes
+from stream.scale.ledger import VideoJob, open_jobs
+from stream.scale.parts import part_key, part_path, split_frames
+from stream.scale.worker import RangeTask, run_range
 
 STORE_BYTES = 80 << 20  # Ray's minimum object store is 75 MiB
 START_TIMEOUT_S = 300.0
@@ -175,3 +178,15 @@ def ray_cluster(ray_env) -> RayCluster:
     finally:
         cluster.stop()
         shutil.rmtree(temp, ignore_errors=True)
+
+
+def run_ranges(model, video: Path, out: Path, scorer: str, chunk: int,
+               batch_size: int = 4) -> tuple[VideoJob, list[tuple[int, int]], dict]:
+    """Analyze `video` in ranges of about `chunk` frames as cluster workers do, each into its
+    part file under `out`; the job, its ranges and the parts' key (to join them)."""
+    (job,), _ = open_jobs([video], scorer, out)
+    key = part_key(job, "digest", scorer, batch_size, "cpu")
+    ranges = split_frames(job.frames, chunk, batch_size)
+    for a, b in ranges:
+        run_range(model, RangeTask(str(video), str(part_path(job.table, a, b)), a, b, key))
+    return job, ranges, key

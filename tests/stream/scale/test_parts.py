@@ -17,6 +17,7 @@ from stream.scale.parts import (
 from stream.scale.worker import RangeTask, analyze_range, run_range
 from tests.conftest import damage_middle, write_moving_video
 from tests.stream.conftest import write_random_video
+from tests.stream.scale.conftest import run_ranges
 from train.data.video import VideoReader
 from train.model.artifact import PoseModel
 
@@ -73,11 +74,7 @@ def test_frames_that_do_not_decode_are_nan_rows_in_every_range(tmp_path, tiny_mo
     whole, _, _ = analyze_range(model, video, 0, 300, 4)
     nan_rows = np.flatnonzero(np.isnan(whole).all(axis=(1, 2))).tolist()
     assert nan_rows == missing and not np.isnan(np.delete(whole, missing, axis=0)).any()
-    (job,), _ = open_jobs([video], "DLC_tiny", tmp_path / "out")
-    key = part_key(job, "digest", "DLC_tiny", 4, "cpu")
-    ranges = split_frames(job.frames, 100, 4)
-    for a, b in ranges:
-        run_range(model, RangeTask(str(video), str(part_path(job.table, a, b)), a, b, key))
+    job, ranges, key = run_ranges(model, video, tmp_path / "out", "DLC_tiny", 100)
     joined = join_parts(job, ranges, key)
     assert undecoded_frames(joined) == missing
     np.testing.assert_array_equal(np.isnan(joined.data), np.isnan(whole))

@@ -24,7 +24,7 @@ def test_cpu_defaults_are_light_pretrained_crops_and_a_time_budget():
     assert (config.net, config.weights) == ("efficientnet_lite0", "imagenet")
     assert config.threads == 1 and config.max_minutes and config.input_scale == 1
     assert config.crop_size == [160, 160]  # 1.5 x 100 px, rounded up to 32
-    assert config.augment["hflip"] == 0  # no mirrored samples within a CPU budget
+    assert config.augment["hflip"] == 0  # mirrored samples cost accuracy within a CPU budget
     assert {c.key for c in choices} >= {"net", "weights", "crop_size", "threads", "max_minutes",
                                          "augment.hflip"}
     assert all(c.why for c in choices)

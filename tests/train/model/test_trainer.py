@@ -73,8 +73,9 @@ def test_killed_run_resumes_to_the_same_result(tmp_path):
         proc.kill()
         proc.wait()
     assert model_dir.snapshot(2).exists() and not model_dir.snapshot(4).exists()
-    subprocess.run(_train_cmd(killed, "--resume"), cwd=ROOT, env=env, check=True,
-                   capture_output=True)
+    resumed = subprocess.run(_train_cmd(killed, "--resume"), cwd=ROOT, env=env,
+                             capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
     a, b = _weights(ModelDir.of(straight), 4), _weights(model_dir, 4)
     assert a.keys() == b.keys()
     assert all(torch.equal(a[k], b[k]) for k in a)
