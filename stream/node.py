@@ -30,29 +30,20 @@ import zmq
 
 from calib.errors import RecordingError
 from stream import messages as m
+from stream import node_specs as specs
 from stream.bus import Bus, StopRequest, offer, send
-from stream.node_specs import (
-    InferenceSpec,
-    ProcessorSpec,
-    RecorderSpec,
-    SourceSpec,
-    SyncSpec,
-    TriangulateSpec,
-    VideoSpec,
-    ViewerSpec,
-)
 
 log = logging.getLogger(__name__)
 
 ROLES = {
-    "source": ("stream.sources", SourceSpec),
-    "inference": ("stream.inference", InferenceSpec),
-    "recorder": ("stream.recorder", RecorderSpec),
-    "sync": ("stream.sync", SyncSpec),
-    "triangulate": ("stream.triangulation", TriangulateSpec),
-    "viewer": ("stream.viewer.node", ViewerSpec),
-    "video": ("stream.video_recorder", VideoSpec),
-    "processor": ("stream.processor", ProcessorSpec),
+    "source": ("stream.sources", specs.SourceSpec),
+    "inference": ("stream.inference", specs.InferenceSpec),
+    "recorder": ("stream.recorder", specs.RecorderSpec),
+    "sync": ("stream.sync", specs.SyncSpec),
+    "triangulate": ("stream.triangulation", specs.TriangulateSpec),
+    "viewer": ("stream.viewer.node", specs.ViewerSpec),
+    "video": ("stream.video_recorder", specs.VideoSpec),
+    "processor": ("stream.processor", specs.ProcessorSpec),
 }
 
 

@@ -67,10 +67,8 @@ class Supervisor:
         stats_interval: float = 1.0,
         on_message: Callable[[m.Message], None] | None = None,
         print_stats: bool = True,
-        duration_s: float = 0.0,
     ):
         self.nodes = nodes
-        self.duration_s = duration_s
         self.endpoint = endpoint
         self.stats_interval = stats_interval
         self.on_message = on_message
@@ -157,7 +155,7 @@ class Supervisor:
                 return f"node {name!r} died ({why})"
         return None
 
-    def run(self) -> None:
+    def run(self, duration_s: float = 0.0) -> None:
         """Start the nodes and wait for them to end; NodeDied if one fails.
 
         Ctrl-C (or SIGTERM, when this runs on the main thread), or `duration_s` after the
@@ -171,12 +169,12 @@ class Supervisor:
             restore = signal.signal(signal.SIGTERM, _interrupt)
         try:
             self.start()
-            end, timing = math.inf, bool(self.duration_s)
+            end, timing = math.inf, bool(duration_s)
             sources = {spec.name for role, spec in self.nodes if role == "source"}
             while any(p.poll() is None for p in self.procs.values()):
                 self._drain(100)
                 if timing and self._sending(sources):
-                    end, timing = time.monotonic() + self.duration_s, False
+                    end, timing = time.monotonic() + duration_s, False
                 if time.monotonic() > end:
                     log.info("the duration is over: stopping every node")
                     end = math.inf
@@ -252,4 +250,4 @@ def run_rig(rig: str | Path, print_stats: bool = True, duration_s: float | None 
     log.info("%s: %s mode, %d node(s)", spec.path, spec.mode, len(spec.nodes()))
     duration = spec.duration_s if duration_s is None else duration_s
     Supervisor(spec.nodes(), spec.supervisor_endpoint, spec.stats_interval, on_message,
-               print_stats=print_stats, duration_s=duration).run()
+               print_stats=print_stats).run(duration)
