@@ -260,7 +260,14 @@ def run_node(role: str, spec, supervisor_endpoint: str, stats_interval: float = 
 def main(argv: list[str]) -> int:
     role, spec_json, supervisor_endpoint, interval, parent = argv
     spec = ROLES[role][1](**json.loads(spec_json))
-    return run_node(role, spec, supervisor_endpoint, float(interval), int(parent))
+    code = run_node(role, spec, supervisor_endpoint, float(interval), int(parent))
+    # The work is done and the bus closed: a stop request has nothing left to stop. While
+    # the interpreter exits (unloading torch or ONNX Runtime takes a while on a loaded
+    # machine) Python puts the default handlers back, and a SIGTERM then would kill the
+    # process, which the supervisor reports as a node killed by SIGTERM.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    return code
 
 
 if __name__ == "__main__":

@@ -154,6 +154,26 @@ def test_sigterm_to_view_ends_its_nodes(tmp_path, tiny_model):
             view.kill()
 
 
+def test_stop_requests_while_a_node_exits_leave_it_a_clean_end(tiny_model):
+    """A supervisor asks every node still running to stop (at the end of a rig's duration,
+    say) while some are already exiting; a live inference node unloading torch then got
+    the SIGTERM after Python had put back the default handlers, and died of it."""
+    from stream.rig import InferenceSpec
+
+    spec = InferenceSpec("pose", str(tiny_model), ["src"], mode="live",
+                         endpoint=free_endpoint(), input_endpoints=[free_endpoint()],
+                         cameras=["cam0"])
+    node = NodeProcess("inference", spec, zmq.Context.instance())
+    try:
+        node.wait_ready()
+        while node.alive:  # the first stops it; the others land in its exit
+            node.proc.send_signal(signal.SIGTERM)
+            time.sleep(0.005)
+        assert node.proc.wait() == 0, f"ended with {node.proc.returncode}: {node.errors}"
+    finally:
+        node.close()
+
+
 def _writer(path: Path, rows: int) -> subprocess.Popen:
     """A process recording `rows` rows into `path`, then waiting to be killed."""
     code = (f"import sys, time, numpy as np\nfrom stream import messages as m\n"
