@@ -6,6 +6,7 @@ link, each with the options that link needs, so a node only says what it sends a
 receives:
 
 - ``to_supervisor`` / ``from_nodes``: the supervisor link (stats, logs, end notices);
+- ``stats_out`` / ``stats_in``: the supervisor's copy of every node's stats, for viewers;
 - ``frames_out`` / ``frames_in``: a source's frames to its inference node;
 - ``preview_out`` / ``watch``: live frames (and poses) for viewers, lossy by design;
 - ``record_out`` / ``record_in``: live frames for video recorders, buffered in the
@@ -35,6 +36,7 @@ log = logging.getLogger(__name__)
 LIVE_SNDHWM = 10000  # published poses are small: a reader may lag this far before losing any
 BATCH_HWM = 1000
 RECORD_HWM = 8  # frames queued per video recorder on each side of its link
+STATS_HWM = 1000  # stats messages queued for a viewer (a few hundred bytes each)
 SEND_TIMEOUT_MS = 200  # a blocked lossless send wakes up this often to notice a stop
 OUTPUT_LINGER_MS = 30000  # what is queued when a node ends still reaches its reader
 POLL_MS = 100
@@ -198,6 +200,17 @@ class Bus:
         sock = self._make(zmq.PULL, bind=endpoint, LINGER=0)
         self._links.append(sock)
         return sock
+
+    def stats_out(self, endpoint: str) -> zmq.Socket:
+        """The supervisor republishes every node's stats here (for ``[[viewer]]`` nodes,
+        processes of their own); a reader that lags loses stats, never slows the supervisor."""
+        return self._data(self._make(zmq.PUB, bind=endpoint, SNDHWM=STATS_HWM, LINGER=0))
+
+    def stats_in(self, endpoint: str) -> zmq.Socket:
+        """A viewer's subscription to the supervisor's copy of the stats: every message
+        counts (drops add up over the run), and they are small, so the queue is long."""
+        return self._data(self._make(zmq.SUB, connect=(endpoint,), subscribe=(b"stats.",),
+                                     RCVHWM=STATS_HWM, LINGER=0))
 
     # ------------------------------------------------------------ frames
 

@@ -119,6 +119,7 @@ class ViewerSpec(_Reader):
     pcutoff: float = 0.1  # skeleton edges only between points at least this likely
     refresh_hz: float = 30.0
     models: list[str] = _derived([])  # for the default skeleton
+    stats_endpoint: str = _derived()  # the supervisor's copy of every node's stats
 
 
 @dataclass

@@ -70,6 +70,7 @@ class Rig:
     recorders: list[RecorderSpec]
     host: str = "127.0.0.1"
     supervisor_endpoint: str = ""  # where the supervisor collects stats, logs and ends
+    stats_endpoint: str = ""  # where the supervisor republishes the stats (with viewers)
     stats_interval: float = 1.0
     syncs: list[SyncSpec] = field(default_factory=list)
     triangulates: list[TriangulateSpec] = field(default_factory=list)
@@ -429,6 +430,8 @@ def _resolve_viewers(rig: Rig) -> None:
         view.cameras = [c for n in view.inputs for c in (
             [n] if isinstance(producers[n], TriangulateSpec) else producers[n].cameras)]
         view.models = [inf.model for inf in inference]
+        rig.stats_endpoint = rig.stats_endpoint or free_endpoint("127.0.0.1")
+        view.stats_endpoint = rig.stats_endpoint
         for src in (by_name[s] for inf in inference for s in inf.inputs):
             src.preview_endpoint = src.preview_endpoint or free_endpoint(rig.host)
             view.input_endpoints.append(src.preview_endpoint)

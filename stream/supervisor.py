@@ -20,7 +20,7 @@ from pathlib import Path
 
 from calib.errors import PoseloopError
 from stream import messages as m
-from stream.bus import Bus, Expect
+from stream.bus import Bus, Expect, offer
 from stream.node import command
 from stream.recording import release_folder
 
@@ -67,6 +67,7 @@ class Supervisor:
         stats_interval: float = 1.0,
         on_message: Callable[[m.Message], None] | None = None,
         print_stats: bool = True,
+        stats_endpoint: str = "",
     ):
         self.nodes = nodes
         self.endpoint = endpoint
@@ -84,6 +85,8 @@ class Supervisor:
         streams = {c for _, spec in nodes for c in getattr(spec, "cameras", [])}
         self._expect = Expect((m.StatsMessage, m.LogMessage, m.EndMessage), [*names, *streams],
                               self._refusal)
+        # the stats again, for viewer nodes (processes of their own): none without them
+        self._stats_out = self._bus.stats_out(stats_endpoint) if stats_endpoint else None
 
     def start(self) -> None:
         """Start the consumers, wait until each is ready (model loaded, sockets up), then
@@ -132,6 +135,8 @@ class Supervisor:
                                    expect=self._expect):
             if isinstance(msg, m.StatsMessage):
                 self.latest[msg.node] = msg
+                if self._stats_out is not None:
+                    offer(self._stats_out, msg)
             elif isinstance(msg, m.LogMessage):
                 logging.getLogger(f"stream.node.{msg.node}").log(msg.level, "%s", msg.text)
                 if msg.level >= logging.ERROR:
@@ -250,4 +255,4 @@ def run_rig(rig: str | Path, print_stats: bool = True, duration_s: float | None 
     log.info("%s: %s mode, %d node(s)", spec.path, spec.mode, len(spec.nodes()))
     duration = spec.duration_s if duration_s is None else duration_s
     Supervisor(spec.nodes(), spec.supervisor_endpoint, spec.stats_interval, on_message,
-               print_stats=print_stats).run(duration)
+               print_stats=print_stats, stats_endpoint=spec.stats_endpoint).run(duration)

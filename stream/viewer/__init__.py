@@ -94,6 +94,7 @@ def _start_rig(path: str, pcutoff: float, state):
             state.feed(msg)
 
     runner = _RigRunner(Supervisor(nodes, rig.supervisor_endpoint, rig.stats_interval,
-                                   on_message, print_stats=False))
+                                   on_message, print_stats=False,
+                                   stats_endpoint=rig.stats_endpoint))
     runner.start()
     return spec.input_endpoints, skeleton_of(spec.models), runner

@@ -39,11 +39,11 @@ class ViewState:
         self.stats: dict[str, m.StatsMessage] = {}  # node -> its latest stats
         self.drops: dict[str, int] = {}  # node -> drops over the run
         self.ended: set[str] = set()
-        self.received = 0
+        self.received = 0  # frames, poses and ends (what the viewer counts as its input)
 
     def feed(self, msg: m.Message) -> None:
         with self.lock:
-            self.received += 1
+            self.received += not isinstance(msg, m.StatsMessage)
             if isinstance(msg, m.FrameMessage):
                 self.frames.setdefault(msg.camera, deque(maxlen=FRAMES_KEPT)).append(msg)
             elif isinstance(msg, m.Pose2DMessage):

@@ -131,3 +131,28 @@ def test_qt_calls_keep_none_alive(qt_app):
     for _ in range(1000):
         qt_app.processEvents()
     assert sys.getrefcount(None) >= before - 100
+
+
+def test_viewer_node_shows_every_node_stats(tmp_path, tiny_model):
+    """A ``[[viewer]]`` node, a process of its own, gets every node's stats from the
+    supervisor and shows them in its panel (frames/s, latency, drops, queue per node);
+    its last table is in its log."""
+    from stream.supervisor import run_rig
+
+    cams = "".join(
+        f'[[source]]\nname = "cam{i}"\nkind = "synthetic"\nfps = 30\nmax_frames = 40\n'
+        f"width = 160\nheight = 120\nseed = {i}\n" for i in range(2))
+    (tmp_path / "rig.toml").write_text(
+        f'mode = "live"\nstats_interval = 0.2\n{cams}'
+        f'[[inference]]\nname = "pose"\nmodel = "{tiny_model}"\ninputs = ["cam0", "cam1"]\n'
+        "threads = 1\n"
+        '[[viewer]]\nname = "window"\ninputs = ["pose"]\n')
+    logs: list[str] = []
+    run_rig(tmp_path / "rig.toml", print_stats=False, on_message=lambda msg: logs.append(
+        msg.text) if isinstance(msg, m.LogMessage) and msg.node == "window" else None)
+    (panel,) = [text for text in logs if "stats panel" in text]
+    rows = {line.split()[0]: line.split()[1:] for line in panel.splitlines()[1:]}
+    assert {"cam0", "cam1", "pose"} <= set(rows), panel
+    numbers = {node: [float(v) for v in cells] for node, cells in rows.items()}
+    assert all(len(cells) == 5 for cells in numbers.values()), panel
+    assert any(cells[0] > 0 for cells in numbers.values()), panel  # frames/s
