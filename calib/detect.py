@@ -77,7 +77,7 @@ _SUBPIX_CRITERIA = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 50, 1e-3)
 # rest left to blur and perspective.
 # Used on ChArUco only: on checkerboards it also halves the error on the renders, but on
 # OpenCV's real photographs it moves the focal length away from cornerSubPix's by up to
-# 0.17% (more the farther it reaches), which the renders do not explain (README).
+# 0.15% (more the farther it reaches), which the renders do not explain (README).
 SYMMETRY_KINDS = ("charuco",)
 SYMMETRY_REACH = 0.3  # squares; checkerboard
 SYMMETRY_SHARE_CHARUCO = 0.6  # of the symmetric extent, 0.25 squares on the default board
