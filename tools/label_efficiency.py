@@ -87,9 +87,8 @@ def plot(args: argparse.Namespace) -> None:
         if not logs:
             continue
         minutes, error = zip(*read_curve(logs[0]), strict=True)
-        style = "-" if run_dir.name.startswith("imagenet") else "--"
-        ax.plot(minutes, error, style, marker=".", label=run_dir.name.replace("-", ", ") +
-                " frames")
+        style = "-" if run_dir.name.lower().startswith("imagenet") else "--"
+        ax.plot(minutes, error, style, marker=".", label=run_dir.name)
         print(f"{run_dir.name}: " + ", ".join(f"{m:.1f} min {e:.2f} px"
                                               for m, e in zip(minutes, error, strict=True)))
     ax.set_yscale("log")
@@ -114,7 +113,8 @@ def main() -> None:
     p.add_argument("--out", required=True, help="folder for the run's project copy")
     p.set_defaults(fn=run)
     p = sub.add_parser("plot", help="test error against time of finished runs")
-    p.add_argument("runs", nargs="+", help="run folders (<out>/<weights>-<frames>)")
+    p.add_argument("runs", nargs="+", help="run folders (<out>/<weights>-<frames>, or links "
+                   "to them whose names are the legend)")
     p.add_argument("--png", default="label_efficiency.png")
     p.add_argument("--title", default="openfield: test error vs labeled training frames")
     p.set_defaults(fn=plot)

@@ -84,8 +84,8 @@ def output_folder(text: str) -> str:
 
 
 def snapshot(text: str) -> str:
-    """``best``, ``last`` or a snapshot file."""
-    return text if text in ("best", "last") else existing_file(text)
+    """``last`` or a snapshot file."""
+    return text if text == "last" else existing_file(text)
 
 
 def rig_or_endpoint(text: str) -> str:

@@ -8,8 +8,8 @@ from stream.commands._arguments import add_project, snapshot
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_project(parser)
     parser.add_argument("--shuffle", type=int, default=1, help="shuffle number (default 1)")
-    parser.add_argument("--snapshot", default="best", type=snapshot,
-                        help="best | last | a snapshot file")
+    parser.add_argument("--snapshot", default="last", type=snapshot,
+                        help="last (the trained model) | a snapshot file")
     parser.add_argument("--pck-fraction", type=float, default=0.2,
                         help="PCK threshold as a fraction of config.yaml's reference_length")
     parser.add_argument("--no-plot", action="store_true", help="skip the pictures of test frames")

@@ -1,5 +1,6 @@
 """``poseloop check-labels``: every labeled frame drawn with its points and skeleton into
-``labeled-data/<video>_labeled/``, to catch swapped or misplaced labels at a glance."""
+``labeled-data/<video>_labeled/``, to catch swapped or misplaced labels at a glance, and
+frames whose left and right bodyparts look exchanged named in a warning."""
 
 from __future__ import annotations
 
@@ -13,11 +14,45 @@ from tqdm import tqdm
 
 from train.data.keypoints import outside_image
 from train.data.project import Project, open_project
+from train.data.sides import Pair, flip_pairs
 from train.label.framepick import save_png
 from train.label.session import label_folders, read_folder_labels
 from train.post.labeled_video import PoseStyle, bodypart_colors, draw_pose, named_color
 
 log = logging.getLogger(__name__)
+
+# A side (of the line from a left to its right bodypart) that another bodypart takes in at
+# least this share of at least SIDE_FRAMES labeled frames is the animal's, not chance.
+SIDE_AGREEMENT = 0.9
+SIDE_FRAMES = 10
+
+
+def swapped_sides(xy: np.ndarray, bodyparts: tuple[str, ...],
+                  pairs: tuple[Pair, ...]) -> list[tuple[int, Pair]]:
+    """``(frame, pair)`` for the frames of `xy` ``(N, K, 2)`` (NaN: unlabeled) whose left and
+    right bodyparts of `pair` look exchanged.
+
+    Seen from above or below, the snout of an animal lies on the same side of the line
+    from its left ear to its right ear whatever its pose; a mirror image, or exchanged
+    labels, puts it on the other side. So a bodypart that takes one side in nearly every
+    frame (SIDE_AGREEMENT) votes in each frame, and a frame where most votes find the other
+    side is named. In side views the sides change with the animal's heading, no bodypart
+    keeps one, and nothing is named."""
+    found = []
+    for pair in pairs:
+        a, b = bodyparts.index(pair[0]), bodyparts.index(pair[1])
+        others = [k for k in range(len(bodyparts)) if k not in (a, b)]
+        axis = xy[:, b] - xy[:, a]
+        rel = xy[:, others] - (xy[:, a] + xy[:, b])[:, None] / 2
+        side = np.sign(axis[:, None, 0] * rel[..., 1] - axis[:, None, 1] * rel[..., 0])
+        side = np.nan_to_num(side)  # unlabeled: no vote
+        pos, neg = (side > 0).sum(axis=0), (side < 0).sum(axis=0)
+        usual = np.where(pos >= neg, 1.0, -1.0)
+        keeps = (pos + neg >= SIDE_FRAMES) & (np.maximum(pos, neg) >= SIDE_AGREEMENT * (pos + neg))
+        votes = side[:, keeps] * usual[keeps]
+        for i in np.flatnonzero((votes < 0).sum(axis=1) > (votes > 0).sum(axis=1)):
+            found.append((int(i), pair))
+    return found
 
 
 def label_style(project: Project) -> PoseStyle:
@@ -63,10 +98,10 @@ def check_labels(project: str | Path | Project, videos: list[str] | None = None)
         project = open_project(project)
     style = label_style(project)
     written = {}
-    for stem in label_folders(project, videos):
-        labels = read_folder_labels(project, stem)
-        if labels is None:
-            continue
+    folders = {stem: labels for stem in label_folders(project, videos)
+               if (labels := read_folder_labels(project, stem)) is not None}
+    _warn_swapped_sides(project, list(folders.values()))
+    for stem, labels in folders.items():
         out_dir = project.labeled_data / f"{stem}_labeled"
         count = 0
         for image, xy in tqdm(list(zip(labels.images, labels.xy, strict=True)), desc=stem,
@@ -86,3 +121,21 @@ def check_labels(project: str | Path | Project, videos: list[str] | None = None)
         log.info("%s: %d labeled frames drawn into %s", stem, count, out_dir)
         written[stem] = count
     return written
+
+
+def _warn_swapped_sides(project: Project, folders: list) -> None:
+    """One warning per labeled animal whose left/right bodyparts look exchanged, judged
+    against every labeled animal of the project (several animals a frame: each on its own)."""
+    names = project.config.bodyparts
+    pairs = flip_pairs(project.config)
+    if not pairs or not folders:
+        return
+    xy = np.concatenate([f.xy.reshape(-1, len(names), 2) for f in folders])
+    where = [(image, animal) for f in folders for image in f.images
+             for animal in (f.individuals or [None])]
+    for i, (left, right) in swapped_sides(xy, names, pairs):
+        image, animal = where[i]
+        who = f"{animal} " if animal else ""
+        log.warning("%s: %s%s and %s look exchanged: the other bodyparts lie on the other "
+                    "side of the line between them than in nearly every labeled frame",
+                    image, who, left, right)

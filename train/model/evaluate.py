@@ -223,7 +223,7 @@ def picture_path(pred: SplitPredictions, i: int) -> Path:
     return (pics / name).with_suffix(".png")
 
 
-def evaluate_network(project: str | Path | Project, shuffle: int = 1, snapshot: str = "best",
+def evaluate_network(project: str | Path | Project, shuffle: int = 1, snapshot: str = "last",
                      pck_fraction: float = 0.2, plot: bool = True, device: str = "cpu",
                      progress: bool = True, batch_size: int = 8) -> EvalResult:
     """Train and test errors of shuffle `shuffle`, predicted through the exported model."""

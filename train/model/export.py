@@ -13,18 +13,16 @@ from train.data.project import Project, open_project
 from train.model.artifact import ModelMeta, export_model
 from train.model.backbones import MEAN, STD, backbone_stride
 from train.model.network import DeployNet, build_network
-from train.model.paths import scorer_name, snapshot_uid
+from train.model.paths import scorer_name
 from train.model.train_config import ModelDir, TrainConfig
 
 log = logging.getLogger(__name__)
 
 
-def pick_snapshot(model_dir: ModelDir, snapshot: str = "best") -> Path:
-    """``"best"`` (falls back to the latest), ``"last"``, or a snapshot file name/path."""
+def pick_snapshot(model_dir: ModelDir, snapshot: str = "last") -> Path:
+    """``"last"`` (the trained model) or a snapshot file name/path."""
     latest = model_dir.snapshots()
-    if snapshot == "best" and model_dir.best_snapshot.exists():
-        return model_dir.best_snapshot
-    if snapshot in ("best", "last"):
+    if snapshot == "last":
         if not latest:
             raise ModelError(f"{model_dir.train_dir}: no snapshot (train this shuffle first)")
         return latest[-1]
@@ -73,7 +71,7 @@ def _evaluated_errors(model_dir: ModelDir, snapshot_name: str) -> dict[str, floa
 
 
 def export_network(project: str | Path | Project, shuffle: int = 1, out: str | Path | None = None,
-                   snapshot: str = "best", train_error: float | None = None,
+                   snapshot: str = "last", train_error: float | None = None,
                    test_error: float | None = None) -> Path:
     """Export shuffle `shuffle`'s snapshot to a ``.pt2`` file (default:
     ``exported-models/<model name>.pt2`` in the project) and return its path.
@@ -100,7 +98,7 @@ def export_network(project: str | Path | Project, shuffle: int = 1, out: str | P
     meta = ModelMeta(
         bodyparts=bodyparts,
         scorer=scorer_name(config.net, c.task, c.date, shuffle,
-                           snapshot_uid(state.get("epoch", 0), path == model_dir.best_snapshot)),
+                           str(state.get("epoch", 0))),
         stride=config.stride,
         skeleton=[list(p) for p in c.skeleton],
         mean=list(MEAN), std=list(STD), color="RGB",

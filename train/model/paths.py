@@ -7,7 +7,7 @@ for the other. DeepLabCut never looks into ``poseloop-models/``.
 
 Analysis tables carry DeepLabCut 3's scorer, ``DLC_<Net>_<Task><date>shuffle<S>_snapshot_<uid>``
 (``<Net>``: the net type's ``_``-separated parts capitalized, ``resnet_50`` -> ``Resnet50``;
-``<uid>``: the snapshot's epoch count, prefixed ``best-`` for the best snapshot), so
+``<uid>``: the snapshot's epoch count; DeepLabCut prefixes ``best-`` to its best snapshot's), so
 DeepLabCut's functions that look tables up by scorer find poseloop's.
 """
 
@@ -26,10 +26,6 @@ def model_folder(project_root: Path, iteration: int, name: str) -> Path:
 def net_display_name(net_type: str) -> str:
     """``resnet_50`` -> ``Resnet50``, ``hrnet_w32`` -> ``HrnetW32``, as DeepLabCut 3 writes it."""
     return "".join(part.capitalize() for part in net_type.split("_"))
-
-
-def snapshot_uid(epoch: int, best: bool) -> str:
-    return f"best-{epoch}" if best else str(epoch)
 
 
 def scorer_name(net_type: str, task: str, date: str, shuffle: int, uid: str) -> str:

@@ -48,7 +48,7 @@ class TrainConfig:
     heatmap_weight: float = 100.0
     save_every: int = 10  # epochs between snapshots (for resume)
     keep_snapshots: int = 3
-    eval_every: int = 5  # epochs between test-error measurements (best snapshot)
+    eval_every: int = 5  # epochs between test-error measurements (the learning curve)
     seed: int = 0
     max_minutes: float | None = None
     device: str = "auto"  # auto | cpu | cuda | cuda:N
@@ -161,10 +161,6 @@ class ModelDir:
     @property
     def log_path(self) -> Path:
         return self.train_dir / "learning_stats.csv"
-
-    @property
-    def best_snapshot(self) -> Path:
-        return self.train_dir / "snapshot-best.pt"
 
     def snapshots(self) -> list[Path]:
         """Numbered snapshots ``snapshot-<epoch>.pt``, oldest first."""

@@ -4,8 +4,9 @@ One run = one shuffle's model folder (:class:`train.model.train_config.ModelDir`
 draws its batches from a generator seeded by ``(seed, epoch)``, so a run resumed from a
 snapshot continues exactly as the uninterrupted run would have on the same machine.
 Snapshots are written every ``save_every`` epochs (and at least once a minute); the
-best one by test error is kept as ``snapshot-best.pt``. ``learning_stats.csv`` logs
-loss, learning rate, samples/s, wall time and test error.
+last one is the trained model. ``learning_stats.csv`` logs loss, learning rate, samples/s,
+wall time and the test error, which only draws the learning curve: no snapshot is chosen
+by it (a test set that picks the model no longer measures it).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import csv
 import logging
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -94,8 +95,7 @@ class State:
     iteration: int = 0
     wall_s: float = 0.0  # training time over all sessions
     cpu_s: float = 0.0  # CPU time of the process meanwhile (all threads): shows a shared machine
-    best_error: float = math.inf
-    best_epoch: int = -1
+    test_error: float = math.nan  # the latest measured
 
 
 def _image_tensor(batch: np.ndarray, device: torch.device) -> torch.Tensor:
@@ -201,7 +201,8 @@ class Trainer:
             self.scaler.load_state_dict(data["scaler"])
         except Exception as exc:  # truncated file, other net
             raise ModelError(f"{path}: cannot resume from this snapshot ({exc})") from exc
-        self.state = State(**data["state"])
+        known = {f.name for f in fields(State)}  # older snapshots held more
+        self.state = State(**{k: v for k, v in data["state"].items() if k in known})
         log.info("resumed from %s (epoch %d)", path, self.state.epoch)
 
     def _save_numbered(self) -> None:
@@ -285,14 +286,11 @@ class Trainer:
         return done
 
     def _evaluate_epoch(self, final: bool) -> float:
-        """Test error every ``eval_every`` epochs (and at the end); keeps the best snapshot."""
+        """Test error every ``eval_every`` epochs and at the end (the learning curve)."""
         if self.state.epoch % self.config.eval_every and not final:
             return math.nan
-        error = self.test_error()
-        if error < self.state.best_error:
-            self.state.best_error, self.state.best_epoch = error, self.state.epoch
-            self.save_snapshot(self.dir.best_snapshot, full=False)
-        return error
+        self.state.test_error = self.test_error()
+        return self.state.test_error
 
     def run(self) -> State:
         """Train until ``epochs`` or the time budget; torch's thread count is set to
@@ -332,8 +330,7 @@ class Trainer:
                               "cpu_s": f"{self.state.cpu_s:.2f}", **row,
                               "test_error": "" if math.isnan(error) else f"{error:.3f}"})
                 if not math.isnan(error):
-                    bar.write(f"epoch {self.state.epoch}: test error {error:.2f} px (best "
-                              f"{self.state.best_error:.2f} at epoch {self.state.best_epoch})")
+                    bar.write(f"epoch {self.state.epoch}: test error {error:.2f} px")
                 if (self.state.epoch % cfg.save_every == 0 or final
                         or time.perf_counter() - last_save > SNAPSHOT_SECONDS):
                     self._save_numbered()
@@ -434,9 +431,9 @@ def train_network(project: str | Path | Project, config: TrainConfig | None = No
         trainer.load_snapshot(snapshots[-1])
     elif resume:
         log.warning("%s: no snapshot to resume from; starting afresh", model_dir.train_dir)
-    if not resume or not snapshots:
-        for old in [*snapshots, model_dir.best_snapshot]:
-            old.unlink(missing_ok=True)
+    if not resume or not snapshots:  # also an earlier version's snapshot-best.pt
+        for old in model_dir.train_dir.glob("snapshot-*.pt"):
+            old.unlink()
     extra = {"project": str(project.root), "bodyparts": list(project.config.bodyparts),
              "split": str(run.split.path), "shuffle": shuffle,
              "training_fraction": run.split.training_fraction, "crop_hw": list(trainer.crop_hw),
@@ -446,8 +443,8 @@ def train_network(project: str | Path | Project, config: TrainConfig | None = No
         extra["chosen"] = {c.key: c.why for c in run.choices}
     model_dir.write_config(config, extra)
     state = trainer.run()
-    log.info("trained %d epochs in %.1f min; best test error %.2f px at epoch %d -> %s",
-             state.epoch, state.wall_s / 60, state.best_error, state.best_epoch, model_dir.path)
+    log.info("trained %d epochs in %.1f min; test error %.2f px at the end -> %s",
+             state.epoch, state.wall_s / 60, state.test_error, model_dir.path)
     return model_dir
 
 

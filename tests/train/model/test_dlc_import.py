@@ -16,7 +16,7 @@ from stream.cli import main as cli
 from tests.train.model.conftest import make_blob_project
 from train.model.artifact import load_model, read_meta
 from train.model.dlc_import import DlcPoseNet, import_dlc_model
-from train.model.paths import MODELS_FOLDER, net_display_name, scorer_name, snapshot_uid
+from train.model.paths import MODELS_FOLDER, net_display_name, scorer_name
 from train.model.train_config import ModelDir
 
 BODYPARTS = ["nose", "tail"]
@@ -116,7 +116,7 @@ def test_hostile_and_mismatched_files_fail_naming_the_file(tmp_path, capsys):
 def test_deeplabcut_names_and_poseloop_model_folder(tmp_path):
     assert net_display_name("resnet_50") == "Resnet50"
     assert net_display_name("hrnet_w32") == "HrnetW32"
-    assert scorer_name("resnet_50", "mice", "Nov2", 1, snapshot_uid(15, best=True)) == (
+    assert scorer_name("resnet_50", "mice", "Nov2", 1, "best-15") == (
         "DLC_Resnet50_miceNov2shuffle1_snapshot_best-15")
     project = make_blob_project(tmp_path, n=2)
     path = ModelDir.of(project).path

@@ -15,14 +15,14 @@ from train.model.train_config import ModelDir, TrainConfig
 
 
 def _snapshot_for(project, bodyparts: list[str]) -> ModelDir:
-    """A model folder whose best snapshot was made for `bodyparts` (no training needed)."""
+    """A model folder whose last snapshot was made for `bodyparts` (no training needed)."""
     config = TrainConfig(**TINY)
     model_dir = ModelDir.of(project, 1)
     model_dir.train_dir.mkdir(parents=True, exist_ok=True)
     model_dir.write_config(config, {"bodyparts": bodyparts})
     net = build_network(config, len(bodyparts), weights="none")
     torch.save({"model": net.state_dict(), "state": {"epoch": 1}, "bodyparts": bodyparts},
-               model_dir.best_snapshot)
+               model_dir.snapshot(1))
     return model_dir
 
 
@@ -30,7 +30,7 @@ def test_same_count_other_bodyparts_is_refused(blob_project):
     other = ["tail", "ear", "nose"]  # three, like the project's red, green, blue
     model_dir = _snapshot_for(blob_project, other)
     for run in (export_network, evaluate_network):
-        with pytest.raises(ModelError, match=r"snapshot-best.pt: field bodyparts.*tail"):
+        with pytest.raises(ModelError, match=r"snapshot-00001.pt: field bodyparts.*tail"):
             run(blob_project)
     assert not list((blob_project.root / "exported-models").glob("*.pt2"))
     assert not model_dir.test_dir.exists() or not list(model_dir.test_dir.glob("*.csv"))

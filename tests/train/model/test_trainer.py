@@ -27,7 +27,10 @@ def test_training_writes_config_log_and_snapshots(trained_blobs):
     assert [int(r["epoch"]) for r in rows] == [1, 2, 3, 4]
     assert all(float(r["samples_per_s"]) > 0 and float(r["lr"]) > 0 for r in rows)
     assert rows[1]["test_error"] and rows[3]["test_error"] and not rows[0]["test_error"]
-    assert model_dir.best_snapshot.exists() and len(model_dir.snapshots()) == 3  # keep_snapshots
+    assert [p.name for p in model_dir.snapshots()] == [  # keep_snapshots; none chosen by test
+        "snapshot-00002.pt", "snapshot-00003.pt", "snapshot-00004.pt"]
+    assert sorted(p.name for p in model_dir.train_dir.glob("snapshot-*")) == [
+        p.name for p in model_dir.snapshots()]
 
 
 def test_export_meta_and_prediction_shape(trained_blobs, tmp_path):
@@ -36,6 +39,8 @@ def test_export_meta_and_prediction_shape(trained_blobs, tmp_path):
     meta = read_meta(path)
     assert meta.bodyparts == ["red", "green", "blue"] and meta.stride == 8
     assert meta.net_type == "resnet_18" and meta.training_set["shuffle"] == 1
+    # the last snapshot is the model: none is chosen by its test error
+    assert meta.training_set["epoch"] == 4 and meta.training_set["snapshot"] == "snapshot-00004.pt"
     model = load_model(path)
     out = model(np.zeros((2, 64, 96, 3), np.uint8))
     assert out.shape == (2, 3, 3)
@@ -131,4 +136,4 @@ def test_gpu_defaults_train_with_amp_and_channels_last(blob_project):
                               device="cuda")
     config = model_dir.read_config()
     assert config.net == "resnet_50" and config.amp and config.channels_last
-    assert model_dir.best_snapshot.exists()
+    assert model_dir.snapshots()

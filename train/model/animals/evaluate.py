@@ -49,7 +49,7 @@ def draw_animals(frame: np.ndarray, gt: np.ndarray, pred: np.ndarray, pcutoff: f
     return img
 
 
-def evaluate_animals(project: Project, shuffle: int = 1, snapshot: str = "best",
+def evaluate_animals(project: Project, shuffle: int = 1, snapshot: str = "last",
                      plot: bool = True, device: str = "cpu", progress: bool = True,
                      batch_size: int = 8) -> EvalResult:
     """Train and test RMSE and mAP of a multi-animal shuffle, through the exported model."""
