@@ -22,7 +22,8 @@ import numpy as np
 from calib.errors import DataError, PoseloopError, VideoError
 from stream import messages as m
 from stream.node import pid_alive
-from stream.rig import InferenceSpec, RecorderSpec, SourceSpec, free_endpoint
+from stream.node_specs import InferenceSpec, RecorderSpec, SourceSpec
+from stream.rig import free_endpoint
 from stream.scale.job import DEFAULT_CHUNK, analyze_job
 from stream.scale.ledger import VideoJob, commit_table
 from stream.scale.report import DONE, FAILED, JobProgress, VideoResult, missing_note

@@ -8,6 +8,8 @@ receives:
 - ``to_supervisor`` / ``from_nodes``: the supervisor link (stats, logs, end notices);
 - ``frames_out`` / ``frames_in``: a source's frames to its inference node;
 - ``preview_out`` / ``watch``: live frames (and poses) for viewers, lossy by design;
+- ``record_out`` / ``record_in``: live frames for video recorders, buffered in the
+  recorder, never holding up the source;
 - ``output`` / ``input``: every link past the sources (live: published, any number of
   readers, never blocking; batch: one reader, lossless, with backpressure).
 
@@ -32,6 +34,7 @@ log = logging.getLogger(__name__)
 
 LIVE_SNDHWM = 10000  # published poses are small: a reader may lag this far before losing any
 BATCH_HWM = 1000
+RECORD_HWM = 8  # frames queued per video recorder on each side of its link
 SEND_TIMEOUT_MS = 200  # a blocked lossless send wakes up this often to notice a stop
 OUTPUT_LINGER_MS = 30000  # what is queued when a node ends still reaches its reader
 POLL_MS = 100
@@ -217,6 +220,22 @@ class Bus:
         """Live frames published for viewers: a slow window loses frames here and never
         takes one from inference."""
         return self._data(self._make(zmq.PUB, bind=endpoint, SNDHWM=2, LINGER=0))
+
+    def record_out(self, endpoint: str) -> zmq.Socket:
+        """Live frames published for video recorders (send with :func:`offer`): the
+        recorder's receiving thread keeps up with the cameras and buffers the frames
+        itself, so this queue is short; a frame it has no room for is dropped at once and
+        the recorder counts it from the gap in sequence numbers. ``XPUB_NODROP`` makes a
+        full queue visible to the sender (:func:`offer` returns False) instead of losing
+        the message silently, so a source can retry its end notice."""
+        return self._data(self._make(zmq.PUB, bind=endpoint, SNDHWM=RECORD_HWM, LINGER=1000,
+                                     XPUB_NODROP=1))
+
+    def record_in(self, endpoints: list[str]) -> zmq.Socket:
+        """A video recorder's subscription to the frames and ends of its sources."""
+        return self._data(self._make(zmq.SUB, connect=tuple(endpoints),
+                                     subscribe=(b"frame.", b"end."), RCVHWM=RECORD_HWM,
+                                     LINGER=0, RECONNECT_IVL=20))
 
     def watch(self, endpoints: list[str], topics: tuple[bytes, ...]) -> zmq.Socket:
         """A viewer's subscription: only a few messages queued, the newest is what counts."""

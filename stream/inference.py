@@ -13,19 +13,24 @@ first frame of a batch, in batch mode until the batch is full or its camera ends
   read them; the socket is drained on every turn and only the newest frame per camera
   is kept; every frame never processed is counted as skipped, exactly, from the
   per-camera sequence numbers (including the ones a source could not even send).
+  With ``in_step = "index" | "timestamp"`` and several cameras it takes one frame of
+  every camera from the same instant instead (:mod:`stream.instants`), so that a sync
+  node downstream gets complete instants even when the network is slower than the cameras.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import defaultdict
 
 import zmq
 
 from stream import messages as m
 from stream.bus import Expect, Listener
-from stream.rig import InferenceSpec
+from stream.instants import InstantPicker
+from stream.node_specs import InferenceSpec
 from train.post.tracking import OnlineTracker
 
 log = logging.getLogger(__name__)
@@ -87,12 +92,17 @@ class Runner:
     """Runs the model on batches and sends one Pose2DMessage per frame."""
 
     def __init__(self, spec: InferenceSpec, node, out: zmq.Socket):
-        from train.model.artifact import PoseModel
+        from train.model.artifact import load_model
 
-        self.model = PoseModel(spec.model, spec.device, amp=spec.amp)
+        self.model = load_model(spec.model, spec.device, amp=spec.amp, backend=spec.backend,
+                                threads=spec.threads)
         self.scorer = self.model.meta.scorer
         self.node = node
         self.out = out
+        prepare = getattr(self.model, "prepare", None)  # ONNX Runtime: one graph per size
+        if callable(prepare):
+            for height, width in spec.frame_sizes:  # before the node is ready, not mid-run
+                prepare(height, width)
         self.individuals = self.model.individuals
         # live: a multi-animal model's animals keep their identity frame to frame
         self.trackers: dict[str, OnlineTracker] = {}
@@ -147,11 +157,17 @@ class Runner:
 class Inbox:
     """Live mode: receives all the time on its own thread (a :class:`~stream.bus.Listener`),
     so that the newest frame of every camera is at hand when the network is free (a queue
-    would hand out the oldest one instead, one inference time stale)."""
+    would hand out the oldest one instead, one inference time stale). With ``in_step``
+    and several cameras, an :class:`~stream.instants.InstantPicker` holds the frames
+    instead, so that one instant of every camera goes to the network together."""
 
-    def __init__(self, sock: zmq.Socket, node, expect: Expect):
+    def __init__(self, sock: zmq.Socket, node, spec: InferenceSpec, expect: Expect):
         self.node = node
         self.pending = WaitingFrames(live=True)
+        self.picker = None
+        if spec.in_step and len(spec.cameras) > 1:
+            self.picker = InstantPicker(spec.name, spec.cameras, spec.in_step,
+                                        spec.tolerance_ms, spec.stale_ms)
         self.ends: list[m.EndMessage] = []
         self.cond = threading.Condition()
         self.listener = Listener(node.bus, sock, self._feed, POLL_MS, expect, node.fail)
@@ -159,27 +175,44 @@ class Inbox:
     def _feed(self, msg: m.Message) -> None:
         with self.cond:
             if isinstance(msg, m.FrameMessage):
-                self.pending.add(msg)
+                if self.picker is not None:
+                    self.picker.add(msg, time.monotonic())
+                else:
+                    self.pending.add(msg)
             elif isinstance(msg, m.EndMessage):
                 self.ends.append(msg)
             self.cond.notify()
 
+    def skipped(self, camera: str) -> int:
+        return (self.picker if self.picker is not None else self.pending).skipped[camera]
+
     def take(self, batch_size: int, cameras: int, wait_s: float):
-        """Wait for frames; then up to `wait_s` for one of every camera (a full batch);
-        returns ``(frames, ends)``, the frames of an ending camera included."""
+        """Wait for frames; then up to `wait_s` for one of every camera (a full batch, or
+        in step: one complete instant); returns ``(frames, ends)``, the frames of an
+        ending camera included (in step: left out, they would only make partial instants)."""
+        waiting = self.picker if self.picker is not None else self.pending
         with self.cond:
-            if not self.cond.wait_for(lambda: self.pending or self.ends, POLL_MS / 1000):
+            if not self.cond.wait_for(lambda: len(waiting) or self.ends, POLL_MS / 1000):
                 return [], []
-            want = min(batch_size, cameras)
-            self.cond.wait_for(lambda: len(self.pending) >= want or self.ends, wait_s)
+            if self.picker is not None:
+                picker = self.picker
+                self.cond.wait_for(
+                    lambda: self.ends or picker.complete(time.monotonic()) is not None, wait_s)
+                frames = picker.take(picker.complete(time.monotonic()) or picker.newest())
+            else:
+                want = min(batch_size, cameras)
+                self.cond.wait_for(lambda: len(self.pending) >= want or self.ends, wait_s)
+                frames = self.pending.take(limit=batch_size)
             ends, self.ends = self.ends, []
-            frames = self.pending.take(limit=batch_size)
             for end in ends:
-                frames += self.pending.take(end.camera)
-                self.pending.end(end)
-            self.node.stats.drop(self.pending.unreported)
-            self.pending.unreported = 0
-            self.node.stats.queue = len(self.pending)
+                if self.picker is not None:
+                    self.picker.end(end)
+                else:
+                    frames += self.pending.take(end.camera)
+                    self.pending.end(end)
+            self.node.stats.drop(waiting.unreported)
+            waiting.unreported = 0
+            self.node.stats.queue = len(waiting)
             return frames, ends
 
 
@@ -207,7 +240,7 @@ def _forward_end(spec: InferenceSpec, node, runner: Runner, end: m.EndMessage,
 
 def run_live(spec: InferenceSpec, node, inp: zmq.Socket, runner: Runner,
              expect: Expect) -> set[str]:
-    inbox = Inbox(inp, node, expect)
+    inbox = Inbox(inp, node, spec, expect)
     inbox.listener.start()
     ended: set[str] = set()
     try:
@@ -221,7 +254,7 @@ def run_live(spec: InferenceSpec, node, inp: zmq.Socket, runner: Runner,
                 runner.run(frames)
             for end in ends:
                 ended.add(end.camera)
-                _forward_end(spec, node, runner, end, inbox.pending.skipped[end.camera])
+                _forward_end(spec, node, runner, end, inbox.skipped(end.camera))
             node.stats.tick()
     finally:
         inbox.listener.close()

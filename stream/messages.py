@@ -88,22 +88,26 @@ def _names(h: dict, key: str, limit: int = 1024) -> tuple[str, ...]:
     return tuple(v)
 
 
-def _counts(h: dict, key: str) -> dict[str, int]:
+def _name_map(h: dict, key: str, limit: int, fits, what: str) -> dict:
+    """Field `key` as a map of at most `limit` names to values that `fits` accepts."""
     v = h.get(key)
     if (
         not isinstance(v, dict)
-        or len(v) > 1024
-        or not all(
-            isinstance(k, str)
-            and len(k) <= MAX_NAME
-            and isinstance(n, int)
-            and not isinstance(n, bool)
-            and 0 <= n <= MAX_INDEX
-            for k, n in v.items()
-        )
+        or len(v) > limit
+        or not all(isinstance(k, str) and len(k) <= MAX_NAME and fits(x) for k, x in v.items())
     ):
-        raise MessageError(f"field {key!r} must map names to ints, got {v!r:.80}")
+        raise MessageError(f"field {key!r} must map names to {what}, got {v!r:.80}")
     return dict(v)
+
+
+def _counts(h: dict, key: str) -> dict[str, int]:
+    return _name_map(h, key, 1024, lambda n: isinstance(n, int) and not isinstance(n, bool)
+                     and 0 <= n <= MAX_INDEX, f"ints in [0, {MAX_INDEX}]")
+
+
+def _values(h: dict, key: str) -> dict[str, int | float | str | bool]:
+    return _name_map(h, key, 256, lambda x: isinstance(x, (int, float, bool))
+                     or isinstance(x, str) and len(x) <= 4096, "numbers or strings")
 
 
 def _stamped(h: dict, name: str) -> tuple[str, int, int, int]:
@@ -309,6 +313,24 @@ class EndMessage(_Message, kind="end", topic_field="camera"):
 
 
 @dataclass
+class OutputMessage(_Message, kind="output", topic_field="node"):
+    """One output of a closed-loop processor: the flat ``values`` map its class returned
+    (names to numbers or strings), the capture stamp of the pose that caused it and
+    when it was written (ns); ``seq`` counts the processor's outputs from 0."""
+
+    node: str
+    seq: int
+    t_capture: int
+    t_output: int
+    values: dict[str, int | float | str | bool]
+
+    @classmethod
+    def build(cls, h: dict, arrays: list[np.ndarray]) -> OutputMessage:
+        return cls(_str(h, "node"), _int(h, "seq", 0), _int(h, "t_capture", 0),
+                   _int(h, "t_output", 0), _values(h, "values"))
+
+
+@dataclass
 class StatsMessage(_Message, kind="stats", topic_field="node"):
     """One node's last second: frames/s, latency (capture stamp to now) p50/p99 in ms,
     frames dropped or skipped, items waiting inside the node, and per-camera totals."""
@@ -352,10 +374,10 @@ class LogMessage(_Message, kind="log", topic_field="node"):
 
 
 Message = (FrameMessage | Pose2DMessage | Group2DMessage | Pose3DMessage | EndMessage
-           | StatsMessage | LogMessage)
+           | OutputMessage | StatsMessage | LogMessage)
 KINDS: dict[str, type] = {
     c.kind: c for c in (FrameMessage, Pose2DMessage, Group2DMessage, Pose3DMessage, EndMessage,
-                        StatsMessage, LogMessage)
+                        OutputMessage, StatsMessage, LogMessage)
 }
 
 

@@ -5,7 +5,8 @@ per-second stats.
 A node runs as ``python -m stream.node ROLE SPEC_JSON SUPERVISOR_ENDPOINT INTERVAL
 PARENT_PID`` (see :func:`command`); its role module
 (:mod:`stream.sources`, :mod:`stream.inference`, :mod:`stream.sync`,
-:mod:`stream.triangulation`, :mod:`stream.recorder`, :mod:`stream.viewer.node`) does the
+:mod:`stream.triangulation`, :mod:`stream.recorder`, :mod:`stream.viewer.node`,
+:mod:`stream.video_recorder`, :mod:`stream.processor`) does the
 work in a ``run(spec, node)`` function and returns when its input has ended or a
 stop was requested.
 """
@@ -29,25 +30,20 @@ import zmq
 
 from calib.errors import RecordingError
 from stream import messages as m
+from stream import node_specs as specs
 from stream.bus import Bus, StopRequest, offer, send
-from stream.rig import (
-    InferenceSpec,
-    RecorderSpec,
-    SourceSpec,
-    SyncSpec,
-    TriangulateSpec,
-    ViewerSpec,
-)
 
 log = logging.getLogger(__name__)
 
 ROLES = {
-    "source": ("stream.sources", SourceSpec),
-    "inference": ("stream.inference", InferenceSpec),
-    "recorder": ("stream.recorder", RecorderSpec),
-    "sync": ("stream.sync", SyncSpec),
-    "triangulate": ("stream.triangulation", TriangulateSpec),
-    "viewer": ("stream.viewer.node", ViewerSpec),
+    "source": ("stream.sources", specs.SourceSpec),
+    "inference": ("stream.inference", specs.InferenceSpec),
+    "recorder": ("stream.recorder", specs.RecorderSpec),
+    "sync": ("stream.sync", specs.SyncSpec),
+    "triangulate": ("stream.triangulation", specs.TriangulateSpec),
+    "viewer": ("stream.viewer.node", specs.ViewerSpec),
+    "video": ("stream.video_recorder", specs.VideoSpec),
+    "processor": ("stream.processor", specs.ProcessorSpec),
 }
 
 

@@ -11,6 +11,7 @@ import time
 
 from stream import messages as m
 from stream.bus import Expect
+from stream.node_specs import RecorderSpec
 from stream.recording import (
     Recording2D,
     Recording3D,
@@ -18,7 +19,6 @@ from stream.recording import (
     may_write_table,
     write_table,
 )
-from stream.rig import RecorderSpec
 
 log = logging.getLogger(__name__)
 

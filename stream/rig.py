@@ -36,110 +36,29 @@ the field.
 from __future__ import annotations
 
 import socket
-from dataclasses import MISSING, dataclass, field, fields
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from calib.errors import ConfigError
 from calib.fileio import check_writable
-
-SOURCE_KINDS = ("video", "images", "camera", "synthetic", "playlist")
-MODES = ("live", "batch")
-SYNC_BY = ("index", "timestamp")
-
-
-def _derived(default=""):
-    """A field that load_rig derives from the links; a rig file may not set it."""
-    if isinstance(default, list | dict):
-        return field(default_factory=type(default), metadata={"derived": True})
-    return field(default=default, metadata={"derived": True})
-
-
-@dataclass(kw_only=True)
-class _Reader:
-    """What load_rig sets on every node that reads other nodes' outputs."""
-
-    mode: str = _derived("batch")
-    input_endpoints: list[str] = _derived([])
-    cameras: list[str] = _derived([])  # every camera (or 3D stream) that reaches the node
-
-
-@dataclass
-class SourceSpec:
-    name: str
-    kind: str
-    path: str = ""  # video file, image folder, or camera index / URL
-    camera: str = ""  # stream name; default: the node name
-    fps: float = 0.0  # pace frames like a camera (0: as fast as they come)
-    max_frames: int = 0  # 0: all
-    width: int = 320  # synthetic only
-    height: int = 240
-    seed: int = 0
-    endpoint: str = ""
-    mode: str = _derived("batch")
-    playlist: list[list[str]] = _derived([])  # [[camera, video], ...]
-    preview_endpoint: str = _derived()  # live: frames also published here for viewers
-
-    @property
-    def cameras(self) -> list[str]:
-        return [c for c, _ in self.playlist] if self.kind == "playlist" else [self.camera]
-
-
-@dataclass
-class InferenceSpec(_Reader):
-    name: str
-    model: str
-    inputs: list[str]
-    device: str = "cpu"
-    batch_size: int = 8
-    max_wait_ms: float = 10.0
-    threads: int = 0  # torch threads (0: torch's default)
-    amp: bool = False  # float16 autocast and channels_last (CUDA only)
-    endpoint: str = ""
-
-
-@dataclass
-class RecorderSpec(_Reader):
-    name: str
-    inputs: list[str]
-    folder: str = "recording"
-    csv: bool = False
-    tables: bool = True  # write DeepLabCut analysis tables on close
-    flush_s: float = 0.5
-    # camera -> [video (or camera name), folder]: its table is analysis_path(video, scorer, folder)
-    table_paths: dict[str, list[str]] = _derived({})
-
-
-@dataclass
-class SyncSpec(_Reader):
-    name: str
-    inputs: list[str]  # inference nodes
-    by: str = "index"  # "index": hardware frame index; "timestamp": capture stamps
-    tolerance_ms: float = 5.0  # timestamp: stamps of one instant differ by at most this
-    max_wait_ms: float = 100.0  # live: a group waits at most this long for late cameras
-    max_pending: int = 64  # groups held at most (the oldest goes out, partial, beyond)
-    endpoint: str = ""
-
-
-@dataclass
-class TriangulateSpec(_Reader):
-    name: str
-    inputs: list[str]  # one sync node
-    calibration: str  # calibration TOML (anipose layout)
-    pcutoff: float = 0.6  # views with a lower likelihood are left out
-    robust: bool = False  # leave out views that disagree with the best pair of views
-    threshold_px: float = 10.0  # robust: reprojection error that makes a view an outlier
-    calib_cameras: list[str] = field(default_factory=list)  # calibration names, in camera order
-    endpoint: str = ""
-
-
-@dataclass
-class ViewerSpec(_Reader):
-    name: str
-    inputs: list[str]  # inference nodes
-    skeleton: list[list[str]] = field(default_factory=list)  # default: the model's
-    pcutoff: float = 0.1  # skeleton edges only between points at least this likely
-    refresh_hz: float = 30.0
-    models: list[str] = _derived([])  # for the default skeleton
+from stream.node_specs import (
+    CODECS,
+    MODES,
+    SOURCE_KINDS,
+    SYNC_BY,
+    InferenceSpec,
+    ProcessorSpec,
+    RecorderSpec,
+    SourceSpec,
+    SyncSpec,
+    TriangulateSpec,
+    VideoSpec,
+    ViewerSpec,
+    build_spec,
+    check_type,
+    positive,
+)
 
 
 @dataclass
@@ -155,11 +74,16 @@ class Rig:
     syncs: list[SyncSpec] = field(default_factory=list)
     triangulates: list[TriangulateSpec] = field(default_factory=list)
     viewers: list[ViewerSpec] = field(default_factory=list)
+    videos: list[VideoSpec] = field(default_factory=list)
+    processors: list[ProcessorSpec] = field(default_factory=list)
+    duration_s: float = 0.0  # live: stop every node after this long (0: when input ends)
 
     def nodes(self) -> list[tuple[str, object]]:
         """``[(role, spec)]`` in start order (consumers first, so nothing waits on them)."""
         return (
             [("recorder", r) for r in self.recorders]
+            + [("video", v) for v in self.videos]
+            + [("processor", p) for p in self.processors]
             + [("viewer", v) for v in self.viewers]
             + [("triangulate", t) for t in self.triangulates]
             + [("sync", s) for s in self.syncs]
@@ -173,45 +97,6 @@ def free_endpoint(host: str = "127.0.0.1") -> str:
     with socket.socket() as s:
         s.bind((host, 0))
         return f"tcp://{host}:{s.getsockname()[1]}"
-
-
-def _check_type(where: str, key: str, value, expected) -> None:
-    ok = {
-        "str": isinstance(value, str),
-        "int": isinstance(value, int) and not isinstance(value, bool),
-        "float": isinstance(value, (int, float)) and not isinstance(value, bool),
-        "bool": isinstance(value, bool),
-        "list[str]": isinstance(value, list) and all(isinstance(v, str) for v in value),
-    }.get(expected, True)
-    if not ok:
-        raise ConfigError(f"{where}: field {key!r} must be {expected}, got {value!r}")
-
-
-def _build(cls, table: dict, where: str):
-    if not isinstance(table, dict):
-        raise ConfigError(f"{where}: must be a table, got {table!r}")
-    known = {f.name: f for f in fields(cls) if not f.metadata.get("derived")}
-    unknown = sorted(set(table) - set(known))
-    if unknown:
-        raise ConfigError(f"{where}: unknown field(s) {unknown}; known: {sorted(known)}")
-    for f in known.values():
-        if f.name in table:
-            _check_type(where, f.name, table[f.name], f.type)
-    missing = [
-        n
-        for n, f in known.items()
-        if n not in table and f.default is MISSING and f.default_factory is MISSING
-    ]
-    if missing:
-        raise ConfigError(f"{where}: missing field(s) {missing}")
-    return cls(**table)
-
-
-def _positive(where: str, key: str, value: float, zero_ok: bool = False) -> None:
-    if value < 0 or (value == 0 and not zero_ok):
-        raise ConfigError(
-            f"{where}: field {key!r} must be {'>= 0' if zero_ok else '> 0'}, got {value}"
-        )
 
 
 def load_rig(path: str | Path) -> Rig:
@@ -228,8 +113,8 @@ def load_rig(path: str | Path) -> Rig:
         doc = tomllib.loads(path.read_text())
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from exc
-    top = {"mode", "host", "stats_interval", "source", "inference", "recorder", "sync",
-           "triangulate", "viewer"}
+    top = {"mode", "host", "stats_interval", "duration", "source", "inference", "recorder",
+           "sync", "triangulate", "viewer", "video", "processor"}
     unknown = sorted(set(doc) - top)
     if unknown:
         raise ConfigError(f"{path}: unknown field(s) {unknown}; known: {sorted(top)}")
@@ -237,26 +122,30 @@ def load_rig(path: str | Path) -> Rig:
     if mode not in MODES:
         raise ConfigError(f"{path}: field 'mode' must be one of {MODES}, got {mode!r}")
     host = doc.get("host", "127.0.0.1")
-    _check_type(str(path), "host", host, "str")
+    check_type(str(path), "host", host, "str")
     try:
         socket.getaddrinfo(host, None)
     except (OSError, UnicodeError) as exc:  # gaierror is an OSError
         raise ConfigError(f"{path}: field 'host': cannot resolve {host!r} ({exc})") from exc
     interval = doc.get("stats_interval", 1.0)
-    _check_type(str(path), "stats_interval", interval, "float")
-    _positive(str(path), "stats_interval", interval)
+    check_type(str(path), "stats_interval", interval, "float")
+    positive(str(path), "stats_interval", interval)
+    duration = doc.get("duration", 0.0)
+    check_type(str(path), "duration", duration, "float")
+    positive(str(path), "duration", duration, zero_ok=True)
     base = path.parent
 
     def specs(cls, key: str) -> list:
         value = doc.get(key, [])
         if not isinstance(value, list):
             raise ConfigError(f"{path}: [[{key}]] must be an array of tables")
-        return [_build(cls, t, f"{path}: {key}[{i}]") for i, t in enumerate(value)]
+        return [build_spec(cls, t, f"{path}: {key}[{i}]") for i, t in enumerate(value)]
 
     rig = Rig(path, mode, specs(SourceSpec, "source"), specs(InferenceSpec, "inference"),
               specs(RecorderSpec, "recorder"), host, stats_interval=float(interval),
               syncs=specs(SyncSpec, "sync"), triangulates=specs(TriangulateSpec, "triangulate"),
-              viewers=specs(ViewerSpec, "viewer"))
+              viewers=specs(ViewerSpec, "viewer"), videos=specs(VideoSpec, "video"),
+              processors=specs(ProcessorSpec, "processor"), duration_s=float(duration))
     _resolve(rig, base)
     return rig
 
@@ -279,14 +168,30 @@ def _resolve(rig: Rig, base: Path) -> None:
         if not model.exists():
             raise ConfigError(f"{w}: field 'model': no such file {model}")
         inf.model = str(model)
-        _positive(w, "batch_size", inf.batch_size)
-        _positive(w, "max_wait_ms", inf.max_wait_ms, zero_ok=True)
+        positive(w, "batch_size", inf.batch_size)
+        positive(w, "max_wait_ms", inf.max_wait_ms, zero_ok=True)
+        from train.model.artifact import BACKENDS
+
+        if inf.backend not in BACKENDS:
+            raise ConfigError(
+                f"{w}: field 'backend' must be one of {BACKENDS}, got {inf.backend!r}")
+        if inf.in_step not in ("",) + SYNC_BY:
+            raise ConfigError(
+                f"{w}: field 'in_step' must be one of {SYNC_BY} or \"\", got {inf.in_step!r}"
+            )
+        positive(w, "tolerance_ms", inf.tolerance_ms, zero_ok=True)
+        positive(w, "stale_ms", inf.stale_ms)
         inf.mode = rig.mode
         inf.endpoint = inf.endpoint or free_endpoint(rig.host)
         inf.input_endpoints = [by_name[n].endpoint for n in inf.inputs]
         inf.cameras = [c for n in inf.inputs for c in by_name[n].cameras]
+        inf.frame_sizes = [list(size) for size in sorted(
+            {(by_name[n].height, by_name[n].width) for n in inf.inputs
+             if by_name[n].kind == "synthetic"})]
     _resolve_3d(rig, base)
     _resolve_recorders(rig, base)
+    _resolve_videos(rig, base)
+    _resolve_processors(rig, base)
     _resolve_viewers(rig)
     _check_links(rig)
     rig.supervisor_endpoint = rig.supervisor_endpoint or free_endpoint("127.0.0.1")
@@ -302,6 +207,7 @@ def _inputs(where: str, inputs: list[str], allowed: dict, what: str) -> None:
 
 def _resolve_sources(rig: Rig, base: Path) -> None:
     where = str(rig.path)
+    start_ns = time.time_ns()  # one clock for every synthetic camera of the rig
     for i, s in enumerate(rig.sources):
         w = f"{where}: source[{i}] ({s.name})"
         if s.kind not in SOURCE_KINDS[:-1]:
@@ -314,11 +220,19 @@ def _resolve_sources(rig: Rig, base: Path) -> None:
             s.path = str((base / s.path).resolve())
             if not Path(s.path).exists():
                 raise ConfigError(f"{w}: field 'path': no such file or folder {s.path}")
-        _positive(w, "fps", s.fps, zero_ok=True)
-        _positive(w, "max_frames", s.max_frames, zero_ok=True)
+        positive(w, "fps", s.fps, zero_ok=True)
+        positive(w, "max_frames", s.max_frames, zero_ok=True)
         s.camera = s.camera or s.name
         s.mode = rig.mode
         s.endpoint = s.endpoint or free_endpoint(rig.host)
+        positive(w, "jitter_ms", s.jitter_ms, zero_ok=True)
+        s.start_ns = start_ns
+        if s.calibration:
+            _virtual_camera(w, s, base)
+    virtual = {(s.seed, s.fps, s.max_frames) for s in rig.sources if s.calibration}
+    if len(virtual) > 1:
+        raise ConfigError(f"{where}: synthetic sources with a 'calibration' film one animal: "
+                          f"give them the same seed, fps and max_frames, got {sorted(virtual)}")
     cameras = [c for s in rig.sources for c in s.cameras]
     if len(set(cameras)) != len(cameras):
         raise ConfigError(f"{where}: camera names must be unique, got {cameras}")
@@ -336,9 +250,9 @@ def _resolve_3d(rig: Rig, base: Path) -> None:
         _inputs(w, sync.inputs, infer_by_name, "inference nodes")
         if sync.by not in SYNC_BY:
             raise ConfigError(f"{w}: field 'by' must be one of {SYNC_BY}, got {sync.by!r}")
-        _positive(w, "tolerance_ms", sync.tolerance_ms, zero_ok=True)
-        _positive(w, "max_wait_ms", sync.max_wait_ms)
-        _positive(w, "max_pending", sync.max_pending)
+        positive(w, "tolerance_ms", sync.tolerance_ms, zero_ok=True)
+        positive(w, "max_wait_ms", sync.max_wait_ms)
+        positive(w, "max_pending", sync.max_pending)
         sync.mode = rig.mode
         sync.endpoint = sync.endpoint or free_endpoint(rig.host)
         sync.input_endpoints = [infer_by_name[n].endpoint for n in sync.inputs]
@@ -356,7 +270,7 @@ def _resolve_3d(rig: Rig, base: Path) -> None:
         sync = sync_by_name[tri.inputs[0]]
         if not 0 <= tri.pcutoff <= 1:
             raise ConfigError(f"{w}: field 'pcutoff' must be in [0, 1], got {tri.pcutoff}")
-        _positive(w, "threshold_px", tri.threshold_px)
+        positive(w, "threshold_px", tri.threshold_px)
         tri.calibration = str((base / tri.calibration).resolve())
         if not Path(tri.calibration).is_file():
             raise ConfigError(f"{w}: field 'calibration': no such file {tri.calibration}")
@@ -381,14 +295,19 @@ def _resolve_3d(rig: Rig, base: Path) -> None:
         tri.cameras = list(sync.cameras)
 
 
+def _pose_producers(rig: Rig) -> dict:
+    """The nodes whose poses a recorder or processor may read, by name."""
+    return {i.name: i for i in rig.inference} | {t.name: t for t in rig.triangulates}
+
+
 def _resolve_recorders(rig: Rig, base: Path) -> None:
     where = str(rig.path)
-    producers = {i.name: i for i in rig.inference} | {t.name: t for t in rig.triangulates}
+    producers = _pose_producers(rig)
     folders: dict[str, str] = {}
     for i, rec in enumerate(rig.recorders):
         w = f"{where}: recorder[{i}] ({rec.name})"
         _inputs(w, rec.inputs, producers, "inference or triangulate nodes")
-        _positive(w, "flush_s", rec.flush_s)
+        positive(w, "flush_s", rec.flush_s)
         rec.mode = rig.mode
         rec.folder = str((base / rec.folder).resolve())
         if rec.folder in folders:
@@ -421,27 +340,98 @@ def _resolve_recorders(rig: Rig, base: Path) -> None:
                               "choose another folder)")
 
 
-def _resolve_viewers(rig: Rig) -> None:
+def _virtual_camera(where: str, source: SourceSpec, base: Path) -> None:
+    """A synthetic source filming the virtual arena through a calibrated camera: the
+    calibration must know the camera, at the source's image size."""
+    from calib.calibration import load_calibration
+
+    if source.kind != "synthetic":
+        raise ConfigError(f"{where}: field 'calibration' is for kind 'synthetic' only")
+    source.calibration = str((base / source.calibration).resolve())
+    if not Path(source.calibration).is_file():
+        raise ConfigError(f"{where}: field 'calibration': no such file {source.calibration}")
+    calibration = load_calibration(source.calibration)
+    if source.camera not in calibration.names:
+        raise ConfigError(f"{where}: field 'calibration': no camera {source.camera!r} in "
+                          f"{source.calibration} (it has {calibration.names})")
+    size = tuple(calibration.cameras[calibration.names.index(source.camera)].size)
+    if size != (source.width, source.height):
+        raise ConfigError(f"{where}: fields 'width', 'height' {source.width}x{source.height} "
+                          f"differ from the calibrated camera's {size[0]}x{size[1]}")
+
+
+def _resolve_videos(rig: Rig, base: Path) -> None:
+    """Video recorders read live sources' frames, published on a socket of their own."""
     where = str(rig.path)
-    infer_by_name = {i.name: i for i in rig.inference}
+    by_name = {s.name: s for s in rig.sources}
+    for i, video in enumerate(rig.videos):
+        w = f"{where}: video[{i}] ({video.name})"
+        if rig.mode != "live":
+            raise ConfigError(f"{w}: a video recorder needs mode = \"live\" (batch mode "
+                              "reads files that are recorded already)")
+        _inputs(w, video.inputs, by_name, "sources")
+        if video.codec not in CODECS:
+            raise ConfigError(f"{w}: field 'codec' must be one of {CODECS}, got {video.codec!r}")
+        if not 0 <= video.crf <= 51:
+            raise ConfigError(f"{w}: field 'crf' must be in [0, 51], got {video.crf}")
+        if not 2 <= video.jpeg_q <= 31:
+            raise ConfigError(f"{w}: field 'jpeg_q' must be in [2, 31], got {video.jpeg_q}")
+        positive(w, "keyframe_s", video.keyframe_s)
+        positive(w, "buffer_s", video.buffer_s)
+        positive(w, "threads", video.threads)
+        video.mode = rig.mode
+        video.folder = str((base / video.folder).resolve())
+        video.input_endpoints, video.cameras = [], []
+        for n in video.inputs:
+            s = by_name[n]
+            s.record_endpoint = s.record_endpoint or free_endpoint(rig.host)
+            video.input_endpoints.append(s.record_endpoint)
+            video.cameras += s.cameras
+            video.rates.update({c: s.fps or 30.0 for c in s.cameras})
+
+
+def _resolve_processors(rig: Rig, base: Path) -> None:
+    where = str(rig.path)
+    producers = _pose_producers(rig)
+    for i, proc in enumerate(rig.processors):
+        w = f"{where}: processor[{i}] ({proc.name})"
+        _inputs(w, proc.inputs, producers, "inference or triangulate nodes")
+        proc.file = str((base / proc.file).resolve())
+        if not Path(proc.file).is_file():
+            raise ConfigError(f"{w}: field 'file': no such file {proc.file}")
+        positive(w, "baudrate", proc.baudrate)
+        if proc.serial_port and not Path(proc.serial_port).is_absolute():
+            proc.serial_port = str(base / proc.serial_port)  # a link to a device, say
+        proc.mode = rig.mode
+        proc.folder = str((base / proc.folder).resolve())
+        proc.endpoint = proc.endpoint or free_endpoint(rig.host)
+        proc.input_endpoints = [producers[n].endpoint for n in proc.inputs]
+        proc.cameras = [c for n in proc.inputs for c in (
+            [n] if isinstance(producers[n], TriangulateSpec) else producers[n].cameras)]
+
+
+def _resolve_viewers(rig: Rig) -> None:
+    """Viewers show inference nodes (with their sources' frames) and triangulate nodes."""
+    where = str(rig.path)
+    producers = _pose_producers(rig)
     by_name = {s.name: s for s in rig.sources}
     for i, view in enumerate(rig.viewers):
         w = f"{where}: viewer[{i}] ({view.name})"
         if rig.mode != "live":
             raise ConfigError(f"{w}: a viewer needs mode = \"live\" (batch links are lossless)")
-        _inputs(w, view.inputs, infer_by_name, "inference nodes")
-        _positive(w, "refresh_hz", view.refresh_hz)
+        _inputs(w, view.inputs, producers, "inference or triangulate nodes")
+        positive(w, "refresh_hz", view.refresh_hz)
         if not 0 <= view.pcutoff <= 1:
             raise ConfigError(f"{w}: field 'pcutoff' must be in [0, 1], got {view.pcutoff}")
         view.mode = rig.mode
-        view.input_endpoints = [infer_by_name[n].endpoint for n in view.inputs]
-        view.cameras = [c for n in view.inputs for c in infer_by_name[n].cameras]
-        view.models = [infer_by_name[n].model for n in view.inputs]
-        for n in view.inputs:
-            for src in infer_by_name[n].inputs:
-                s = by_name[src]
-                s.preview_endpoint = s.preview_endpoint or free_endpoint(rig.host)
-                view.input_endpoints.append(s.preview_endpoint)
+        view.input_endpoints = [producers[n].endpoint for n in view.inputs]
+        inference = [producers[n] for n in view.inputs if isinstance(producers[n], InferenceSpec)]
+        view.cameras = [c for n in view.inputs for c in (
+            [n] if isinstance(producers[n], TriangulateSpec) else producers[n].cameras)]
+        view.models = [inf.model for inf in inference]
+        for src in (by_name[s] for inf in inference for s in inf.inputs):
+            src.preview_endpoint = src.preview_endpoint or free_endpoint(rig.host)
+            view.input_endpoints.append(src.preview_endpoint)
 
 
 def _check_links(rig: Rig) -> None:
@@ -454,10 +444,10 @@ def _check_links(rig: Rig) -> None:
         ("source", s.name, [i.name for i in rig.inference if s.name in i.inputs], "inference", True)
         for s in rig.sources
     ]
-    pose_readers = rig.recorders + rig.syncs + rig.viewers
+    pose_readers = rig.recorders + rig.syncs + rig.viewers + rig.processors
     links += [
         ("inference", i.name, [r.name for r in pose_readers if i.name in r.inputs],
-         "recorder or sync", batch)
+         "recorder, sync or processor", batch)
         for i in rig.inference
     ]
     links += [
@@ -466,8 +456,9 @@ def _check_links(rig: Rig) -> None:
         for s in rig.syncs
     ]
     links += [
-        ("triangulate", t.name, [r.name for r in rig.recorders if t.name in r.inputs],
-         "recorder", batch)
+        ("triangulate", t.name,
+         [r.name for r in rig.recorders + rig.processors + rig.viewers if t.name in r.inputs],
+         "recorder, processor or viewer", batch)
         for t in rig.triangulates
     ]
     for role, name, consumers, what, exactly_one in links:
@@ -484,9 +475,10 @@ def _check_links(rig: Rig) -> None:
 
 
 def add_viewer(rig: Rig, name: str = "view", pcutoff: float = 0.1) -> ViewerSpec:
-    """A viewer of every inference node of a loaded `rig` (live mode only), with the
-    sources' frame previews turned on; the caller runs it (e.g. in its own window)."""
-    spec = ViewerSpec(name, [i.name for i in rig.inference], pcutoff=pcutoff)
+    """A viewer of every inference and triangulate node of a loaded `rig` (live mode
+    only), with the sources' frame previews turned on; the caller runs it (e.g. in its
+    own window)."""
+    spec = ViewerSpec(name, [n.name for n in rig.inference + rig.triangulates], pcutoff=pcutoff)
     rig.viewers.append(spec)
     try:
         _resolve_viewers(rig)

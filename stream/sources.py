@@ -11,6 +11,7 @@ the gap in sequence numbers tells the consumer exactly how many it missed).
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,11 +22,12 @@ import numpy as np
 from calib.errors import VideoError
 from stream import messages as m
 from stream.bus import offer
-from stream.rig import SourceSpec
+from stream.node_specs import SourceSpec
 
 log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+END_RETRY_S = 2.0
 
 
 def video_frames(path: str | Path, limit: int = 0) -> Iterator[tuple[int, np.ndarray | None]]:
@@ -77,16 +79,40 @@ def camera_frames(device: str, limit: int = 0) -> Iterator[tuple[int, np.ndarray
 
 
 def synthetic_frames(spec: SourceSpec) -> Iterator[tuple[int, np.ndarray]]:
+    """The synthetic animal, seen from above or, with a ``calibration``, by that calibrated
+    camera on the floor of a virtual arena (:mod:`train.synth.arena`). Paced (``fps``), it
+    is a triggered camera on the rig's clock: frame index k is the tick due at
+    ``start_ns + k / fps`` (the same instant, and the same animal, for every synthetic
+    camera of the rig; clip frame ``k % max_frames``); ticks already past when a frame is
+    ready are skipped, as a camera that cannot keep up skips triggers."""
     from train.synth.animal import SynthConfig, SyntheticAnimal
 
     n = spec.max_frames or 300
-    animal = SyntheticAnimal(
-        SynthConfig(
-            width=spec.width, height=spec.height, n_frames=n, fps=spec.fps or 30.0, seed=spec.seed
-        )
-    )
-    for i in range(n):
-        yield i, animal.render(i)
+    if spec.calibration:
+        from calib.calibration import load_calibration
+        from train.synth.arena import ArenaView, floor_config
+
+        camera = load_calibration(spec.calibration).camera(spec.camera)
+        animal = ArenaView(camera, SyntheticAnimal(floor_config(n, spec.fps or 30.0, spec.seed)))
+    else:
+        animal = SyntheticAnimal(SynthConfig(width=spec.width, height=spec.height, n_frames=n,
+                                             fps=spec.fps or 30.0, seed=spec.seed))
+    if not spec.fps:
+        for i in range(n):
+            yield i, animal.render(i)
+        return
+    period_ns = 1e9 / spec.fps
+    start = spec.start_ns or m.now_ns()
+    tick = -1
+    for _ in range(n):
+        tick = max(tick + 1, math.ceil((m.now_ns() - start) / period_ns))
+        yield tick, animal.render(tick % n)
+
+
+def _trigger_time(spec: SourceSpec, index: int, rng: np.random.Generator) -> float:
+    """Wall-clock seconds when synthetic frame `index` is captured (tick +- jitter)."""
+    jitter = rng.uniform(-spec.jitter_ms, spec.jitter_ms) * 1e6 if spec.jitter_ms else 0.0
+    return (spec.start_ns + index * 1e9 / spec.fps + jitter) / 1e9
 
 
 def streams(spec: SourceSpec) -> list[tuple[str, Iterator[tuple[int, np.ndarray]]]]:
@@ -113,10 +139,16 @@ class _Sender:
         self.preview = None
         if self.live and spec.preview_endpoint:
             self.preview = node.bus.preview_out(spec.preview_endpoint)
+        # ... and video recorders on a third, whose subscribers buffer frames themselves
+        self.record = None
+        if self.live and spec.record_endpoint:
+            self.record = node.bus.record_out(spec.record_endpoint)
 
     def frame(self, msg: m.FrameMessage) -> None:
         if self.preview is not None:
             offer(self.preview, msg)
+        if self.record is not None:
+            offer(self.record, msg)
         if self.live:
             if offer(self.sock, msg):
                 self.node.stats.frame(msg.camera, msg.t_capture)
@@ -128,6 +160,10 @@ class _Sender:
 
     def end(self, msg: m.EndMessage) -> None:
         self.node.send(self.sock, msg)
+        if self.record is not None:  # a full queue drains within moments: retry a while
+            deadline = time.monotonic() + END_RETRY_S
+            while not offer(self.record, msg) and time.monotonic() < deadline:
+                time.sleep(0.01)
 
 
 def run(spec: SourceSpec, node) -> None:
@@ -143,15 +179,25 @@ def run(spec: SourceSpec, node) -> None:
             break
         seq = -1
         next_t = time.monotonic()
+        triggered = spec.kind == "synthetic" and spec.fps and spec.start_ns
+        rng = np.random.default_rng(spec.seed)
         for index, image in frames:
             if node.stop.requested:
                 break
-            # seq is the frame's index: a frame that does not decode (None) is a gap in the
-            # sequence, which every receiver counts, and the table keeps its row, empty
-            seq = index
-            if image is None:
-                continue
-            if period:
+            if triggered:
+                # a triggered camera's seq counts the frames it took (a skipped tick is no
+                # frame); its index is the tick, the same for every camera of the rig
+                seq += 1
+                delay = _trigger_time(spec, index, rng) - time.time()
+                if delay > 0:
+                    time.sleep(delay)
+            else:
+                # seq is the frame's index: a frame that does not decode (None) is a gap in
+                # the sequence, which every receiver counts, and the table keeps its row, empty
+                seq = index
+                if image is None:
+                    continue
+            if period and not triggered:
                 # pace like a camera: sleep to the next tick, never catch up in a burst
                 delay = next_t - time.monotonic()
                 if delay > 0:

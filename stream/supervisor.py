@@ -75,6 +75,7 @@ class Supervisor:
         self.print_stats = print_stats
         self.latest: dict[str, m.StatsMessage] = {}
         self.last_error: dict[str, str] = {}
+        self.killed: set[str] = set()  # nodes killed after a stop request they did not heed
         self.procs: dict[str, subprocess.Popen] = {}
         self._bus = Bus("supervisor")
         self._from_nodes = self._bus.from_nodes(endpoint)
@@ -138,8 +139,14 @@ class Supervisor:
             if self.on_message is not None:
                 self.on_message(msg)
 
+    def _sending(self, sources: set[str]) -> bool:
+        """Whether a source has sent a frame (its stats count one)."""
+        return any(sum(self.latest[n].totals.values()) > 0 for n in sources if n in self.latest)
+
     def _dead(self) -> str | None:
         for name, p in self.procs.items():
+            if name in self.killed:  # asked to stop, too slow, killed: reported already
+                continue
             if p.poll() not in (None, 0):
                 self._drain(100)  # its last words may still be on the way
                 why = _why(p.returncode)
@@ -148,11 +155,13 @@ class Supervisor:
                 return f"node {name!r} died ({why})"
         return None
 
-    def run(self) -> None:
+    def run(self, duration_s: float = 0.0) -> None:
         """Start the nodes and wait for them to end; NodeDied if one fails.
 
-        Ctrl-C (or SIGTERM, when this runs on the main thread) asks every node to stop,
-        waits for them to close their files, and returns normally.
+        Ctrl-C (or SIGTERM, when this runs on the main thread), or `duration_s` after the
+        first frame of a source (a source may take a while to start: a synthetic camera
+        renders its session first), asks every node to stop, waits for them to close their
+        files, and returns normally.
         """
         last_print = time.monotonic()
         restore = None
@@ -160,8 +169,16 @@ class Supervisor:
             restore = signal.signal(signal.SIGTERM, _interrupt)
         try:
             self.start()
+            end, timing = math.inf, bool(duration_s)
+            sources = {spec.name for role, spec in self.nodes if role == "source"}
             while any(p.poll() is None for p in self.procs.values()):
                 self._drain(100)
+                if timing and self._sending(sources):
+                    end, timing = time.monotonic() + duration_s, False
+                if time.monotonic() > end:
+                    log.info("the duration is over: stopping every node")
+                    end = math.inf
+                    self.stop()
                 failure = self._dead()
                 if failure:
                     log.error("%s; stopping the others", failure)
@@ -202,6 +219,7 @@ class Supervisor:
                     continue  # a second Ctrl-C while stopping: keep waiting for clean ends
             if p.poll() is None:
                 log.error("node %r did not stop in %.0f s; killing it", name, STOP_WAIT_S)
+                self.killed.add(name)
                 p.kill()
                 p.wait()
 
@@ -219,13 +237,17 @@ class Supervisor:
                     log.warning("%s: its writer died; cleared its open-for-write flags", path)
 
 
-def run_rig(rig: str | Path, print_stats: bool = True) -> None:
-    """Run the graph of the rig file `rig` until its input ends or Ctrl-C."""
+def run_rig(rig: str | Path, print_stats: bool = True, duration_s: float | None = None,
+            on_message: Callable[[m.Message], None] | None = None) -> None:
+    """Run the graph of the rig file `rig` until its input ends, its ``duration`` (or
+    `duration_s`, if given) is over, or Ctrl-C; `on_message` sees every message the
+    nodes send the supervisor (stats, logs, end notices)."""
     from stream.rig import load_rig
 
     spec = load_rig(rig)
     for rec in spec.recorders:
         Path(rec.folder).mkdir(parents=True, exist_ok=True)
     log.info("%s: %s mode, %d node(s)", spec.path, spec.mode, len(spec.nodes()))
-    Supervisor(spec.nodes(), spec.supervisor_endpoint, spec.stats_interval,
-               print_stats=print_stats).run()
+    duration = spec.duration_s if duration_s is None else duration_s
+    Supervisor(spec.nodes(), spec.supervisor_endpoint, spec.stats_interval, on_message,
+               print_stats=print_stats).run(duration)

@@ -21,7 +21,7 @@ import numpy as np
 
 from stream import messages as m
 from stream.bus import Expect
-from stream.rig import SyncSpec
+from stream.node_specs import SyncSpec
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from stream import messages as m
 from stream.bus import Expect
-from stream.rig import TriangulateSpec
+from stream.node_specs import TriangulateSpec
 
 log = logging.getLogger(__name__)
 

@@ -34,8 +34,9 @@ from calib.virtual_rig import (  # noqa: E402
 )
 from stream import messages as m  # noqa: E402
 from stream.bus import send  # noqa: E402
+from stream.node_specs import RecorderSpec, SyncSpec, TriangulateSpec  # noqa: E402
 from stream.recording import read_recording, recording3d_path  # noqa: E402
-from stream.rig import RecorderSpec, SyncSpec, TriangulateSpec, free_endpoint  # noqa: E402
+from stream.rig import free_endpoint  # noqa: E402
 from stream.supervisor import Supervisor  # noqa: E402
 from stream.sync import Grouper  # noqa: E402
 from stream.triangulation import Lifter  # noqa: E402

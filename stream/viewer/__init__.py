@@ -1,4 +1,5 @@
-"""The live viewer: frames and 2D poses of every camera in a window.
+"""The live viewer: frames and 2D poses of every camera in a window, the 3D points and
+the nodes' stats beside them.
 
 The sub-modules: :mod:`~stream.viewer.feed` (the newest frames and poses, received from
 the bus), :mod:`~stream.viewer.window` (the Qt window), :mod:`~stream.viewer.node` (the
@@ -24,7 +25,7 @@ def view(targets: list[str], pcutoff: float = 0.1, model: str | None = None,
          close_when_done: bool = False) -> int:
     """Show `targets` (one rig file, or endpoints) until the window is closed (or, with
     `close_when_done`, until the rig's input has ended). Returns how many refreshes drew."""
-    from stream.viewer.feed import skeleton_of
+    from stream.viewer.feed import ViewState, skeleton_of
     from stream.viewer.window import open_viewer, run_viewer
 
     if not targets:
@@ -33,13 +34,13 @@ def view(targets: list[str], pcutoff: float = 0.1, model: str | None = None,
     bad = [t for t in targets if "://" not in t] if not is_rig else []
     if bad:
         raise ConfigError(f"view: {bad} are neither a rig file (.toml) nor endpoints (tcp://...)")
-    runner = None
+    runner, state = None, ViewState()
     if is_rig:
-        endpoints, skeleton, runner = _start_rig(targets[0], pcutoff)
+        endpoints, skeleton, runner = _start_rig(targets[0], pcutoff, state)
     else:
         endpoints, skeleton = targets, skeleton_of([model]) if model else []
     window, receiver = open_viewer(endpoints, skeleton, pcutoff,
-                                   f"poseloop view {' '.join(targets)}")
+                                   f"poseloop view {' '.join(targets)}", state=state)
     previous = signal.signal(signal.SIGINT, lambda *_: window.close())
     try:
         return run_viewer(window, receiver, lambda: close_when_done and runner is not None
@@ -74,7 +75,9 @@ class _RigRunner(threading.Thread):
             raise self.error
 
 
-def _start_rig(path: str, pcutoff: float):
+def _start_rig(path: str, pcutoff: float, state):
+    """Run the rig of `path` in the background with a viewer spec for this window; the
+    supervisor hands the nodes' stats to `state`."""
     from stream.rig import add_viewer, load_rig
     from stream.supervisor import Supervisor
     from stream.viewer.feed import skeleton_of
@@ -84,7 +87,13 @@ def _start_rig(path: str, pcutoff: float):
     nodes = [(role, s) for role, s in rig.nodes() if s is not spec]
     for rec in rig.recorders:
         Path(rec.folder).mkdir(parents=True, exist_ok=True)
+    from stream import messages as m
+
+    def on_message(msg: m.Message) -> None:
+        if isinstance(msg, m.StatsMessage):
+            state.feed(msg)
+
     runner = _RigRunner(Supervisor(nodes, rig.supervisor_endpoint, rig.stats_interval,
-                                   print_stats=False))
+                                   on_message, print_stats=False))
     runner.start()
     return spec.input_endpoints, skeleton_of(spec.models), runner

@@ -1,6 +1,7 @@
-"""What a viewer shows: the newest frames and 2D poses of every camera, received from the
-bus on their own thread (tiny receive queues, only the newest kept), and the skeleton
-stored in the models."""
+"""What a viewer shows: the newest frames and 2D poses of every camera and the newest 3D
+pose of every triangulation stream, received from the bus on their own thread (tiny
+receive queues, only the newest kept), the nodes' latest stats (handed over by the
+supervisor that runs the rig), and the skeleton stored in the models."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from stream.bus import Bus, Expect, Listener
 
 FRAMES_KEPT = 16  # per camera, so that a pose finds the very frame it was computed on
 POLL_MS = 50
-TOPICS = (b"frame.", b"pose2d.", b"end.")
+TOPICS = (b"frame.", b"pose2d.", b"pose3d.", b"end.")
 
 
 def skeleton_of(models: list[str]) -> list[list[str]]:
@@ -34,6 +35,9 @@ class ViewState:
         self.lock = threading.Lock()
         self.frames: dict[str, deque[m.FrameMessage]] = {}
         self.poses: dict[str, m.Pose2DMessage] = {}
+        self.poses3d: dict[str, m.Pose3DMessage] = {}
+        self.stats: dict[str, m.StatsMessage] = {}  # node -> its latest stats
+        self.drops: dict[str, int] = {}  # node -> drops over the run
         self.ended: set[str] = set()
         self.received = 0
 
@@ -44,8 +48,19 @@ class ViewState:
                 self.frames.setdefault(msg.camera, deque(maxlen=FRAMES_KEPT)).append(msg)
             elif isinstance(msg, m.Pose2DMessage):
                 self.poses[msg.camera] = msg
+            elif isinstance(msg, m.Pose3DMessage):
+                self.poses3d[msg.group] = msg
+            elif isinstance(msg, m.StatsMessage):
+                self.stats[msg.node] = msg
+                self.drops[msg.node] = self.drops.get(msg.node, 0) + msg.drops
             elif isinstance(msg, m.EndMessage):
                 self.ended.add(msg.camera)
+
+    def newest_3d(self) -> tuple[dict[str, m.Pose3DMessage], dict[str, m.StatsMessage],
+                                 dict[str, int]]:
+        """The newest 3D pose per stream, the latest stats and the total drops per node."""
+        with self.lock:
+            return dict(self.poses3d), dict(self.stats), dict(self.drops)
 
     def newest(self) -> dict[str, tuple[m.FrameMessage | None, m.Pose2DMessage | None]]:
         """Per camera: the frame to show and its pose (the pose's own frame when it is
@@ -63,16 +78,17 @@ class ViewState:
 
 
 class Receiver(Listener):
-    """Subscribes to frames, 2D poses and ends of `cameras` (None: any) on `endpoints`
-    and feeds `state`, on its own thread; with no `bus` given it makes (and closes) its
-    own. If the thread dies, `on_failure` is told."""
+    """Subscribes to frames, 2D and 3D poses and ends of `cameras` (None: any) on
+    `endpoints` and feeds `state`, on its own thread; with no `bus` given it makes (and
+    closes) its own. If the thread dies, `on_failure` is told."""
 
     def __init__(self, endpoints: list[str], state: ViewState, bus: Bus | None = None,
                  cameras: list[str] | None = None,
                  on_failure: Callable[[BaseException], None] | None = None):
         self._own_bus = bus is None
         bus = bus or Bus("viewer")
-        expect = Expect((m.FrameMessage, m.Pose2DMessage, m.EndMessage), cameras)
+        expect = Expect((m.FrameMessage, m.Pose2DMessage, m.Pose3DMessage, m.EndMessage),
+                        cameras)
         super().__init__(bus, bus.watch(endpoints, TOPICS), state.feed, POLL_MS, expect,
                          on_failure)
         self.state = state

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 
-from stream.rig import ViewerSpec
+from stream.node_specs import ViewerSpec
 
 log = logging.getLogger(__name__)
 

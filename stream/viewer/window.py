@@ -1,6 +1,7 @@
 """The viewer window: the newest frame of every camera with its 2D pose drawn on it,
 points colored by bodypart (several animals: by animal), likelihood as transparency, and
-the skeleton.
+the skeleton; beside them, once there is something to show, the 3D scene of the
+triangulated points and the per-node stats (:mod:`stream.viewer.panels`).
 
 A Qt timer redraws from the :class:`~stream.viewer.feed.ViewState` at ``refresh_hz``;
 the feed's receiver thread only keeps the newest frames and poses, so a slow window
@@ -19,6 +20,7 @@ from pyqtgraph.Qt import QtCore, QtWidgets
 from stream import messages as m
 from stream.bus import Bus
 from stream.viewer.feed import Receiver, ViewState
+from stream.viewer.panels import Scene3D, StatsPanel
 
 COLUMNS = 3
 TICK_S = 0.01
@@ -83,9 +85,13 @@ class LiveView(QtWidgets.QWidget):
         self.setWindowTitle(title)
         self.layout_widget = pg.GraphicsLayoutWidget()
         self.layout_widget.setBackground("k")
-        box = QtWidgets.QVBoxLayout(self)
+        box = QtWidgets.QHBoxLayout(self)
         box.setContentsMargins(0, 0, 0, 0)
-        box.addWidget(self.layout_widget)
+        box.addWidget(self.layout_widget, stretch=3)
+        self.side = QtWidgets.QVBoxLayout()  # the 3D scene and the stats, when they come
+        box.addLayout(self.side, stretch=2)
+        self.scene: Scene3D | None = None
+        self.stats: StatsPanel | None = None
         self.views: dict[str, CameraView] = {}
         self.drawn = 0  # refreshes that drew something
         self.timer = QtCore.QTimer(self)
@@ -113,7 +119,19 @@ class LiveView(QtWidgets.QWidget):
                 colors = np.repeat(bodypart_colors(n), k, axis=0)
                 edges = [(a + i * k, b + i * k) for i in range(n) for a, b in edges]
             view.show(frame, pose, colors, edges, self.pcutoff)
-        if newest:
+        poses3d, stats, drops = self.state.newest_3d()
+        if poses3d:
+            if self.scene is None:
+                self.scene = Scene3D()
+                self.side.insertWidget(0, self.scene.widget, stretch=3)
+            k = max(len(p.bodyparts) for p in poses3d.values())
+            self.scene.show(poses3d, bodypart_colors(k), self._edges)
+        if stats:
+            if self.stats is None:
+                self.stats = StatsPanel()
+                self.side.addWidget(self.stats, stretch=1)
+            self.stats.show_stats(stats, drops)
+        if newest or poses3d:
             self.drawn += 1
 
 
@@ -126,15 +144,16 @@ def open_viewer(endpoints: list[str], skeleton: list[list[str]], pcutoff: float,
                 refresh_hz: float = 30.0, bus: Bus | None = None,
                 cameras: list[str] | None = None,
                 on_failure: Callable[[BaseException], None] | None = None,
-                ) -> tuple[LiveView, Receiver]:
+                state: ViewState | None = None) -> tuple[LiveView, Receiver]:
     """A shown window fed by a started receiver of `endpoints` (frames and poses of
-    `cameras`, None: any; `on_failure` is told if the receiver thread dies)."""
+    `cameras`, None: any; `on_failure` is told if the receiver thread dies), into `state`
+    if given (the caller may feed it too, e.g. with the supervisor's stats)."""
     app()
-    state = ViewState()
+    state = state or ViewState()
     receiver = Receiver(endpoints, state, bus, cameras, on_failure)
     receiver.start()
     window = LiveView(state, skeleton, pcutoff, refresh_hz, title=title)
-    window.resize(1000, 420)
+    window.resize(1400, 520)
     window.show()
     return window, receiver
 

@@ -10,6 +10,11 @@ per step, with the seconds it took. Ops:
 - ``load_analyzed_data``: ``deeplabcut.utils.auxiliaryfunctions.load_analyzed_data`` ->
   the table and the file it found (``track_method``: ``"ellipse"`` finds ``_el.h5``).
 - ``scorer``: DeepLabCut's scorer name of a shuffle (``get_scorer_name``).
+- ``tracklets``: writes, at ``path``, the tracklet pickle that DeepLabCut's
+  ``convert_detections2tracklets`` leaves for ``stitch_tracklets`` (its ``header`` of
+  scorer/bodyparts/coords columns, then per tracklet id, and ``"single"`` for the unique
+  bodyparts, ``frameNNN`` -> flat x, y, likelihood), from ``tracklets``:
+  ``{id: {frame: [x, y, likelihood, ...]}}`` (JSON null for NaN).
 
 No poseloop code runs here: this file imports DeepLabCut, its pandas and the standard
 library only. Nothing here goes online: DeepLabCut's ImageNet backbone weights come from
@@ -83,7 +88,28 @@ def run(step: dict):
         cfg = auxiliaryfunctions.read_config(step["config"])
         fraction = cfg["TrainingFraction"][step.get("trainingsetindex", 0)]
         return auxiliaryfunctions.get_scorer_name(cfg, step["shuffle"], fraction)[0]
+    if op == "tracklets":
+        return _write_tracklets(step)
     raise ValueError(f"unknown op {op!r}")
+
+
+def _write_tracklets(step: dict) -> str:
+    import pickle
+
+    import numpy as np
+    import pandas as pd
+
+    header = pd.MultiIndex.from_product([[step["scorer"]], step["bodyparts"],
+                                         ["x", "y", "likelihood"]],
+                                        names=["scorer", "bodyparts", "coords"])
+    tracklets: dict = {"header": header}
+    for key, frames in step["tracklets"].items():
+        name = key if key == "single" else int(key)
+        tracklets[name] = {f"frame{int(i):04d}": np.array(v, dtype=float)
+                           for i, v in frames.items()}
+    with open(step["path"], "wb") as f:  # DeepLabCut's own format, read by DeepLabCut
+        pickle.dump(tracklets, f)
+    return step["path"]
 
 
 def main() -> int:

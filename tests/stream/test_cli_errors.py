@@ -39,6 +39,7 @@ CASES = {
     "convert": (["{table}", "{empty}/out.nwb"], 1, "table.h5"),
     "demo": (["{video}"], 1, "video.mp4"),
     "evaluate": (["{project}"], 1, "no snapshot"),
+    "experiment": (["{empty}/exp", "--rig", "{rig}", "--model", "{model}"], 1, "rig.toml"),
     "export": (["{project}"], 1, "pytorch_config.yaml"),
     "export-labels": (["{project}", "{empty}/labels.slp"], 1, "CollectedData"),
     "extract": (["{project}"], 1, "config.yaml"),

@@ -11,8 +11,9 @@ from calib.calibration import save_calibration
 from calib.virtual_rig import WALKING_PARTS, make_rig, observe_points, walking_animal
 from stream import messages as m
 from stream.bus import send
+from stream.node_specs import RecorderSpec, SyncSpec, TriangulateSpec
 from stream.recording import read_recording, recording3d_path
-from stream.rig import RecorderSpec, SyncSpec, TriangulateSpec, free_endpoint
+from stream.rig import free_endpoint
 from stream.supervisor import Supervisor
 from train.data.tables import poses3d_path, read_poses3d
 

@@ -33,6 +33,7 @@ def test_every_kind_round_trips_exactly():
             np.full(2, 2, np.int16),
         ),
         m.EndMessage("cam0", 41, 42, "/tmp/x.h5"),
+        m.OutputMessage("roi", 3, 100, 105, {"value": 1, "event": "enter", "x": 2.5, "on": True}),
         m.StatsMessage("infer", 9, 29.5, 3.0, 8.5, 2, 1, {"cam0": 100}),
         m.LogMessage("rec", 40, "disk full"),
     ]
@@ -168,6 +169,8 @@ _values = st.recursive(
                 "p99_ms",
                 "drops",
                 "queue",
+                "t_output",
+                "values",
             ]
         ),
         _values,

@@ -61,7 +61,7 @@ def _text(mode="live", sync="", tri="", extra=""):
         (_text(tri='calib_cameras = ["cam0", "cam1", "X"]\n'), "['X'] not in"),
         (_text().replace('inputs = ["sync"]', 'inputs = ["pose"]'), "sync nodes"),
         (_text(mode="batch", extra='[[recorder]]\nname = "r2"\ninputs = ["pose"]\nfolder = "r2"\n'),
-         "exactly one recorder or sync"),
+         "exactly one recorder, sync or processor"),
         (_text(mode="batch", extra='[[recorder]]\nname = "r2"\ninputs = ["tri"]\nfolder = "r2"\n'),
          "exactly one recorder"),
         (_text(extra='[[viewer]]\nname = "v"\ninputs = ["pose"]\n').replace('"live"', '"batch"'),

@@ -172,6 +172,17 @@ def _check_file(path: Path) -> None:
         raise ModelError(f"{path}: not a poseloop model (truncated or wrong file)")
 
 
+def frame_batch(frames: np.ndarray) -> np.ndarray:
+    """``(B, H, W, 3)`` or ``(H, W, 3)`` uint8 frames as a ``(B, H, W, 3)`` array, or a
+    ModelError naming what came instead."""
+    frames = np.asarray(frames)
+    if frames.ndim == 3:
+        frames = frames[None]
+    if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[3] != 3:
+        raise ModelError(f"frames must be (B, H, W, 3) uint8, got {frames.shape} {frames.dtype}")
+    return frames
+
+
 class PoseModel:
     """An exported model ready for inference on `device`.
 
@@ -275,18 +286,25 @@ class PoseModel:
 
     def __call__(self, frames: np.ndarray, bgr: bool = True) -> np.ndarray:
         """``(B, H, W, 3)`` or ``(H, W, 3)`` uint8 frames -> ``(B, K, 3)`` float32 numpy."""
-        frames = np.asarray(frames)
-        if frames.ndim == 3:
-            frames = frames[None]
-        if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[3] != 3:
-            raise ModelError(
-                f"frames must be (B, H, W, 3) uint8, got {frames.shape} {frames.dtype}"
-            )
+        frames = frame_batch(frames)
         out = self.predict_tensor(torch.from_numpy(np.ascontiguousarray(frames)), bgr=bgr)
         return out.cpu().numpy()
 
 
+BACKENDS = ("torch", "onnxruntime")
+
+
 def load_model(
-    path: str | Path, device: str | torch.device = "cpu", amp: bool = False
-) -> PoseModel:
+    path: str | Path, device: str | torch.device = "cpu", amp: bool = False,
+    backend: str = "torch", threads: int = 0,
+):
+    """The artifact at `path` behind :class:`PoseModel`'s interface, run by PyTorch or by
+    ONNX Runtime (:class:`train.model.onnx_backend.OnnxPoseModel`, with `threads` intra-op
+    threads; 0: its default)."""
+    if backend == "onnxruntime":
+        from train.model.onnx_backend import OnnxPoseModel
+
+        return OnnxPoseModel(path, str(device), threads)
+    if backend != "torch":
+        raise ModelError(f"unknown backend {backend!r}; choose one of {BACKENDS}")
     return PoseModel(path, device, amp)

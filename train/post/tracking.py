@@ -65,11 +65,19 @@ class Tracklet:
         return last + np.where(np.isfinite(step), step, 0.0) * (frame - self.frames[-1])
 
 
+def distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``(A, B)`` mean distance over the parts both poses have, of ``(A, K, >=2)`` poses
+    against ``(B, K, >=2)`` poses; BIG where they share none. One array operation per
+    frame: a Python loop over pairs was most of the tracking time."""
+    d = np.linalg.norm(a[:, None, :, :2] - b[None, :, :, :2], axis=-1)  # (A, B, K)
+    seen = np.isfinite(d)
+    n = seen.sum(-1)
+    return np.where(n > 0, np.where(seen, d, 0.0).sum(-1) / np.maximum(n, 1), BIG)
+
+
 def pose_distance(a: np.ndarray, b: np.ndarray) -> float:
     """Mean distance over parts both ``(K, >=2)`` poses have; BIG when none."""
-    d = np.linalg.norm(a[:, :2] - b[:, :2], axis=1)
-    d = d[np.isfinite(d)]
-    return float(d.mean()) if d.size else BIG
+    return float(distances(a[None], b[None])[0, 0])
 
 
 def build_tracklets(poses: np.ndarray, config: TrackConfig) -> list[Tracklet]:
@@ -84,10 +92,8 @@ def build_tracklets(poses: np.ndarray, config: TrackConfig) -> list[Tracklet]:
         open_ = still
         slots = np.flatnonzero(found[f])
         cost = np.full((len(open_), len(slots)), BIG)
-        for i, t in enumerate(open_):
-            guess = t.predict(f)
-            for j, s in enumerate(slots):
-                cost[i, j] = pose_distance(guess, poses[f, s])
+        if cost.size:
+            cost[:] = distances(np.stack([t.predict(f) for t in open_]), poses[f, slots])
         rows, cols = linear_sum_assignment(cost) if cost.size else ([], [])
         used = set()
         for r, c in zip(rows, cols, strict=True):
@@ -175,12 +181,14 @@ class OnlineTracker:
             return out
         found = np.flatnonzero(np.isfinite(animals[..., :2]).all(-1).sum(-1) >= c.min_points)
         cost = np.full((n, len(found)), BIG)
-        for i, t in enumerate(self.tracks):
-            stale = not t.frames or frame - t.end > c.max_gap + 1
-            for j, a in enumerate(found):
-                d = BIG if stale else pose_distance(t.predict(frame), animals[a])
-                # a stale track takes an animal no live track wants, at a fixed price
-                cost[i, j] = 2 * c.max_distance if stale else (d if d <= c.max_distance else BIG)
+        stale = np.array([not t.frames or frame - t.end > c.max_gap + 1 for t in self.tracks])
+        live = np.flatnonzero(~stale)
+        if len(found) and len(live):
+            d = distances(np.stack([self.tracks[i].predict(frame) for i in live]),
+                          animals[found])
+            cost[live] = np.where(d <= c.max_distance, d, BIG)
+        # a stale track takes an animal no live track wants, at a fixed price
+        cost[stale] = 2 * c.max_distance
         rows, cols = linear_sum_assignment(cost) if cost.size else ([], [])
         for i, j in zip(rows, cols, strict=True):
             if cost[i, j] < BIG:

@@ -256,10 +256,10 @@ def write_synthetic_video(path: str | Path, config: SynthConfig, progress: bool 
     Both files are written atomically; returns their paths."""
     from train.synth.herd import make_scene
 
-    return _write_video(make_scene(config, animals, distinct), Path(path), progress)
+    return write_clip_video(make_scene(config, animals, distinct), Path(path), progress)
 
 
-def _write_video(animal: SyntheticAnimal | SyntheticHerd, path: Path,
+def write_clip_video(animal: SyntheticAnimal | SyntheticHerd, path: Path,
                  progress: bool) -> tuple[Path, Path]:
     from tqdm import tqdm
 
@@ -274,7 +274,7 @@ def _write_video(animal: SyntheticAnimal | SyntheticHerd, path: Path,
     return path, truth
 
 
-def _labeled_frame_indices(n_frames: int, n_labeled: int, seed: int) -> np.ndarray:
+def labeled_frame_indices(n_frames: int, n_labeled: int, seed: int) -> np.ndarray:
     """`n_labeled` distinct frames spread over the clip: one random frame per equal bin."""
     if not 1 <= n_labeled <= n_frames:
         raise ConfigError(
@@ -297,22 +297,17 @@ def make_synthetic_project(workdir: str | Path, config: SynthConfig, n_labeled: 
     (or `distinct`) it is a multi-animal project of a :class:`train.synth.herd.SyntheticHerd`
     (``identity: true`` when `distinct`).
     """
-    from tqdm import tqdm
 
-    from calib.fileio import atomic_path
     from train.data.config import save_config
-    from train.data.keypoints import LabeledFrames
     from train.data.project import add_videos, create_project, open_project
-    from train.data.tables import write_labels
-    from train.data.video import VideoReader
     from train.synth.herd import make_scene
 
-    picks = _labeled_frame_indices(config.n_frames, n_labeled, seed)
+    picks = labeled_frame_indices(config.n_frames, n_labeled, seed)
     scene = make_scene(config, animals, distinct)
     individuals = getattr(scene, "individuals", None)
     project = create_project(name, [], list(BODYPARTS), scorer=scorer, working_directory=workdir,
                              individuals=individuals, identity=distinct)
-    video, _ = _write_video(scene, project.root / "videos" / f"{name}.mp4", progress)
+    video, _ = write_clip_video(scene, project.root / "videos" / f"{name}.mp4", progress)
     add_videos(project, [video])
     project.config.set("skeleton", [list(p) for p in SKELETON])
     project.config.set("flip_pairs", [list(p) for p in FLIP_PAIRS])
@@ -320,30 +315,42 @@ def make_synthetic_project(workdir: str | Path, config: SynthConfig, n_labeled: 
     project.config.set("dotsize", max(2, round(min(config.size) / 60)))  # template's 12 is huge
     save_config(project.config)
 
+    label_from_video(project, video, scene, picks, scorer, progress, individuals)
+    return open_project(project.root)
+
+
+def label_from_video(project: Project, video: Path, scene, picks: np.ndarray, scorer: str,
+                     progress: bool = False, individuals: list[str] | None = None) -> None:
+    """Frames `picks` of `video` (decoded, so they carry its compression) saved as PNG
+    under ``labeled-data/<video stem>/`` and labeled with `scene`'s exact keypoints
+    (``keypoints(i)``, ``visible(i)``: hidden parts NaN, as a human would leave them)."""
+    from tqdm import tqdm
+
+    from train.data.keypoints import LabeledFrames
+    from train.data.tables import write_labels
+    from train.data.video import VideoReader
+    from train.label.framepick import save_png
+
     folder = project.labeled_data / video.stem
     folder.mkdir(parents=True, exist_ok=True)
-    digits = max(4, len(str(config.n_frames)))
+    digits = max(4, len(str(len(scene))))
     wanted = set(picks.tolist())
     images = []
     with VideoReader(video) as reader:
-        frames = tqdm(enumerate(reader), total=config.n_frames, desc="labeled frames",
+        frames = tqdm(enumerate(reader), total=len(scene), desc="labeled frames",
                       unit="frame", disable=not progress)
         for i, frame in frames:
             if i in wanted:
                 image = folder / f"img{i:0{digits}d}.png"
-                with atomic_path(image) as tmp:
-                    if not cv2.imwrite(str(tmp), frame):
-                        raise OSError(f"{image}: OpenCV could not write the PNG")
+                save_png(image, frame)
                 images.append(f"labeled-data/{video.stem}/{image.name}")
     if len(images) != len(picks):
         raise OSError(f"{video}: decoded {len(images)} of the {len(picks)} frames to label")
     xy = np.stack([scene.keypoints(i) for i in picks])
-    hidden = ~np.stack([scene.visible(i) for i in picks])
-    xy[hidden] = np.nan
+    xy[~np.stack([scene.visible(i) for i in picks])] = np.nan
     write_labels(LabeledFrames(scorer, BODYPARTS, images, xy, index_style="tuple",
                                individuals=individuals or ()),
                  project.labels_path(video.stem))
-    return open_project(project.root)
 
 
 def write_preview(config: SynthConfig, path: str | Path, n: int = 6, animals: int = 1,

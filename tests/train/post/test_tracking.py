@@ -8,7 +8,7 @@ from stream.cli import main as cli
 from train.data.keypoints import Poses2D
 from train.data.tables import read_analysis, write_analysis
 from train.post.track_metrics import tracking_scores
-from train.post.tracking import OnlineTracker, TrackConfig, track_poses
+from train.post.tracking import BIG, OnlineTracker, TrackConfig, distances, track_poses
 from train.synth.animal import SynthConfig
 from train.synth.herd import SyntheticHerd
 
@@ -76,6 +76,23 @@ def test_track_command_writes_dlc_tracks_table(truth, tmp_path, capsys):
     tracked, scorer = read_analysis(out)
     assert scorer.startswith("DLC_") and tracked.individuals == truth.individuals
     assert tracking_scores(truth.data, tracked.data)["idf1"] > 0.8
+
+
+def test_distances_are_mean_over_shared_parts():
+    """Every pair at once: the mean distance over the parts both poses have, BIG when
+    they share none (as a loop over pairs and parts would give)."""
+    rng = np.random.default_rng(0)
+    a, b = rng.uniform(0, 100, (4, 5, 3)), rng.uniform(0, 100, (3, 5, 3))
+    a[rng.random((4, 5)) < 0.3] = np.nan
+    b[rng.random((3, 5)) < 0.3] = np.nan
+    a[0, :, :] = np.nan  # shares nothing
+    got = distances(a, b)
+    for i in range(4):
+        for j in range(3):
+            d = np.linalg.norm(a[i, :, :2] - b[j, :, :2], axis=1)
+            d = d[np.isfinite(d)]
+            assert got[i, j] == pytest.approx(d.mean() if d.size else BIG)
+    assert (got[0] == BIG).all()
 
 
 def test_online_tracker_keeps_rows_frame_to_frame(truth):
