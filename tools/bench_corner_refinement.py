@@ -139,9 +139,13 @@ METHODS: dict[str, Refine] = {
     "old rule": old_rule,
     "poseloop": lambda gray, board, det: refine_corners(gray, board, det),
     "poseloop, no pre-blur": lambda gray, board, det: refine_corners(
-        gray, board, det, pre_blur=0.0, max_asymmetry=np.inf),
+        gray, board, det, pre_blur=0.0, max_asymmetry=np.inf, symmetric=False),
     "poseloop, no symmetry check": lambda gray, board, det: refine_corners(
-        gray, board, det, max_asymmetry=np.inf),
+        gray, board, det, max_asymmetry=np.inf, symmetric=False),
+    "poseloop, cornerSubPix only": lambda gray, board, det: refine_corners(
+        gray, board, det, symmetric=False),
+    "poseloop + symmetric fit": lambda gray, board, det: refine_corners(
+        gray, board, det, symmetric=True),
     "poseloop windows, no check": lambda gray, board, det: subpix(gray, det,
                                                                   half_windows(board, det)),
     "hw3": fixed(3), "hw5": fixed(5), "hw7": fixed(7), "hw11": fixed(11),

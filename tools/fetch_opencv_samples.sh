@@ -9,16 +9,25 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 dir=${1:-.cache/opencv-samples}
 version=4.10.0.84
-if [ ! -f "$dir/right/right14.jpg" ]; then
-    tmp=$(mktemp -d)
+# Written whole or not at all: the photographs go to a new folder beside $dir, which then
+# takes $dir's name in one rename, so a test reading $dir never sees it half copied (a
+# right folder short of its last views pairs the views wrongly and fails the test).
+if [ ! -f "$dir/complete" ]; then
+    mkdir -p "$(dirname "$dir")"
+    tmp=$(mktemp -d "$dir.XXXXXX")
+    chmod 755 "$tmp"
     trap 'rm -rf "$tmp"' EXIT
     python3 -m pip download --quiet --no-deps --no-binary opencv-python-headless \
-        "opencv-python-headless==$version" -d "$tmp" >&2
+        "opencv-python-headless==$version" -d "$tmp/sdist" >&2
     # left.jpg / right.jpg are not calibration views: only the numbered ones
-    tar -xzf "$tmp/opencv-python-headless-$version.tar.gz" -C "$tmp" \
+    tar -xzf "$tmp/sdist/opencv-python-headless-$version.tar.gz" -C "$tmp/sdist" \
         --wildcards "*/opencv/samples/data/left[0-9]*.jpg" "*/opencv/samples/data/right[0-9]*.jpg"
-    mkdir -p "$dir/left" "$dir/right"
-    cp "$tmp"/*/opencv/samples/data/left[0-9]*.jpg "$dir/left/"
-    cp "$tmp"/*/opencv/samples/data/right[0-9]*.jpg "$dir/right/"
+    mkdir -p "$tmp/left" "$tmp/right"
+    cp "$tmp"/sdist/*/opencv/samples/data/left[0-9]*.jpg "$tmp/left/"
+    cp "$tmp"/sdist/*/opencv/samples/data/right[0-9]*.jpg "$tmp/right/"
+    rm -rf "$tmp/sdist"
+    touch "$tmp/complete"
+    rm -rf "$dir"
+    mv -T "$tmp" "$dir"
 fi
 realpath "$dir"

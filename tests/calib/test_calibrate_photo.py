@@ -97,6 +97,7 @@ def test_real_photographs_against_opencv():
     folder = Path(OPENCV_SAMPLES)
     board = Board("checkerboard", 10, 7, 1.0)
     sources = [folder / "left", folder / "right"]
+    _assert_all_pairs(sources)
     dets = [detect_source(board, s, s.name, progress=False) for s in sources]
     result = calibrate_rig(dets, board)
     refs = {h: opencv_calibrate(d, board, h)
@@ -118,3 +119,16 @@ def test_real_photographs_against_opencv():
     for ref, cam in zip((k0, k1), result.rig.cameras, strict=True):
         assert np.abs(np.diag(cam.matrix)[:2] / np.diag(ref)[:2] - 1).max() < 2e-4
         assert np.abs(cam.matrix[:2, 2] - ref[:2, 2]).max() < 0.3
+
+
+def _assert_all_pairs(sources: list[Path]) -> None:
+    """The 13 stereo pairs, each JPEG whole (ending in its EOI marker). Views are paired
+    by their order in the folders: a folder still being copied (a view missing, one cut
+    short) pairs them wrongly and the calibrations disagree for that reason alone."""
+    views = [sorted(p.name.removeprefix(s.name) for p in s.glob(f"{s.name}*.jpg"))
+             for s in sources]
+    cut = [p.name for s in sources for p in s.glob("*.jpg")
+           if not p.read_bytes().rstrip(b"\0").endswith(b"\xff\xd9")]
+    assert views[0] == views[1] and len(views[0]) == 13 and not cut, (
+        f"{sources[0].parent}: incomplete copy of OpenCV's photographs (views {views}, cut "
+        f"short {cut}); rerun tools/fetch_opencv_samples.sh")

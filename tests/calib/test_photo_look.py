@@ -9,7 +9,14 @@ import pytest
 
 from calib.calibration import Calibration
 from calib.camera import rodrigues
-from calib.detect import MAX_ASYMMETRY, BoardDetector, asymmetry, refine_corners, subpixel
+from calib.detect import (
+    MAX_ASYMMETRY,
+    BoardDetector,
+    asymmetry,
+    refine_corners,
+    subpixel,
+    symmetry_centers,
+)
 from calib.photo_look import (
     DEGRADATIONS,
     PHOTO_CHARUCO,
@@ -114,19 +121,43 @@ def test_asymmetry_tells_a_junction_from_a_point_on_an_edge():
     assert at_junction.max() < MAX_ASYMMETRY < on_edge.min()
 
 
+def test_symmetry_center_of_a_tilted_blurred_junction_under_a_light_gradient():
+    # Two edges crossing at 40 and 115 degrees (a foreshortened square), each pixel the
+    # mean of 8 x 8 samples, a 1.5 px blur, light falling 30% across the image: from
+    # 0.6 px away the fit lands on the crossing (cornerSubPix: 0.05 px off here).
+    true, samples = np.array([40.25, 37.75]), 8
+    yy, xx = (np.mgrid[0:80 * samples, 0:80 * samples] + 0.5) / samples - 0.5
+    angles = np.radians([40, 115])
+    sides = [((xx - true[0]) * -np.sin(a) + (yy - true[1]) * np.cos(a)) > 0 for a in angles]
+    sharp = np.where(sides[0] ^ sides[1], 200.0, 30.0) * (1.0 - 0.3 * xx / 80)
+    image = cv2.GaussianBlur(cv2.resize(sharp, (80, 80), interpolation=cv2.INTER_AREA),
+                             (0, 0), 1.5)
+    axes = 12 * np.stack([np.cos(angles), np.sin(angles)])[None]  # a square: 12 px a side
+    start = true + [0.4, -0.45]
+    center, converged = symmetry_centers(image, start[None], axes, 0.3)
+    assert converged[0] and np.linalg.norm(center[0] - true) < 0.03
+    subpix = subpixel(image.astype(np.float32), start[None], np.array([4]))
+    assert np.linalg.norm(subpix[0] - true) > 0.04
+
+
 def test_charuco_is_read_through_the_photo_look():
     # A 1.5 px blur under a gamma curve: OpenCV's ChArUco detector with its default
-    # parameters reads 2 of these 4 views (3-14 of 24 corners); poseloop's reads all.
+    # parameters reads 2 of these 4 views (3-14 of 24 corners); poseloop's reads all, and
+    # the symmetric fit halves cornerSubPix's error.
     views = photo_views(PHOTO_CHARUCO, PhotoLook(), 4, seed=2, rig=_one_camera(),
                         supersample=2)
     detector = BoardDetector(PHOTO_CHARUCO)
-    errors = []
+    errors, subpix = [], []
     for img, truth in zip(views.images[0], views.truth[0], strict=True):
         det = detector.detect(img)
         assert det is not None and len(det.ids) >= 12
         errors.append(np.linalg.norm(det.corners - truth[det.ids], axis=1))
-    errors = np.concatenate(errors)
-    assert np.median(errors) < 0.06 and errors.max() < 0.5
+        plain = refine_corners(img, PHOTO_CHARUCO, detector.find(img), symmetric=False)
+        subpix.append(np.linalg.norm(plain.corners - truth[plain.ids], axis=1))
+    errors, subpix = np.concatenate(errors), np.concatenate(subpix)
+    print(f"median {np.median(errors):.4f} px, cornerSubPix only {np.median(subpix):.4f} px")
+    assert np.median(errors) < 0.035 and errors.max() < 0.2
+    assert np.median(errors) < 0.7 * np.median(subpix)
 
 
 @pytest.mark.slow
@@ -134,9 +165,7 @@ def test_charuco_is_read_through_the_photo_look():
 @pytest.mark.parametrize("look", list(DEGRADATIONS))
 def test_corner_error_matrix(board, look):
     """Median corner error <= 0.05 px under every look, wherever the board is found; no
-    corner off by more than 0.5 px. ChArUco under the whole photo look at grazing angles
-    is read in a quarter of the views only and its windows are held to 2-3 px by the rim
-    around the markers: 0.06 px there (0.057 measured, README)."""
+    corner off by more than 0.5 px."""
     views = photo_views(board, DEGRADATIONS[look], 8, seed=1)
     detector = BoardDetector(board)
     errors = []
@@ -150,6 +179,5 @@ def test_corner_error_matrix(board, look):
     errors = np.concatenate(errors)
     print(f"{board.kind} {look}: {len(errors)} corners, median {np.median(errors):.4f} px, "
           f"max {errors.max():.3f} px")
-    limit = 0.06 if (board.kind, look) == ("charuco", "photo, grazing") else 0.05
-    assert np.median(errors) <= limit
+    assert np.median(errors) <= 0.05
     assert errors.max() < 0.5
