@@ -148,7 +148,7 @@ def test_sigterm_to_view_ends_its_nodes(tmp_path, tiny_model):
         time.sleep(1)
         view.terminate()
         view.wait(60)
-        _wait_for(lambda: _gone(nodes), 60, "the nodes of the stopped viewer to end")
+        assert _wait_for(lambda: _gone(nodes), 60, "the nodes of the stopped viewer to end")
     finally:
         if view.poll() is None:
             view.kill()
