@@ -121,12 +121,10 @@ class VideoRecording:
 
     def _mux(self, packets) -> None:
         for packet in packets:
+            self._container.mux(packet)
             if packet.is_keyframe and len(self._rows) > 1:
-                # muxing a keyframe writes out the fragment of every frame before it
-                self._container.mux(packet)
+                # muxing a keyframe wrote out the fragment of every frame before it
                 self._write_rows(len(self._rows) - 1)
-            else:
-                self._container.mux(packet)
 
     def _write_rows(self, n: int) -> None:
         self._csv.writerows(self._rows[:n])
