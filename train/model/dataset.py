@@ -199,12 +199,30 @@ def _crop_origin(size: int, crop: int, lo: float, hi: float, margin: float,
     return min(max(start, 0), size - crop)
 
 
+def _anywhere_origin(size: int, crop: int, rng: np.random.Generator) -> int:
+    """Crop start along one axis for a crop anywhere in the frame, borders included.
+
+    A start drawn uniformly from the valid ones shows a central pixel in ``crop`` of every
+    ``size - crop + 1`` crops but the outermost pixel in one: the net would hardly ever see
+    the borders and corners of the frame, and whole-frame inference then finds bodyparts
+    on that unseen background. Drawn over every placement that overlaps the frame,
+    ``[1 - crop, size - 1]``, and clamped into it, a start shows each pixel in ``crop`` to
+    ``2 crop - 1`` of every ``size + crop - 1`` crops.
+    """
+    if size <= crop:
+        return 0
+    start = int(rng.integers(1 - crop, size))
+    return min(max(start, 0), size - crop)
+
+
 def crop_batch(data: LabeledImages, idx: np.ndarray, crop_hw: tuple[int, int], margin: float,
                rng: np.random.Generator, anywhere: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """Crops ``(B, ch, cw, 3) uint8`` around the labeled points of images `idx` and their
     keypoints ``(B, K, 2)`` in crop pixels. With probability `anywhere` a crop is placed
-    uniformly in the image instead (so the net also sees the background that whole frames
-    show at test time). Smaller images are padded with zeros."""
+    anywhere in the image instead, borders and corners at least as often as the middle (so the net
+    also sees the background that whole frames show at test time; keypoints outside the
+    crop make all-zero heatmap targets there). Smaller images are
+    padded with zeros."""
     ch, cw = crop_hw
     out = np.zeros((len(idx), ch, cw, 3), np.uint8)
     kps = data.keypoints[idx].copy()
@@ -216,8 +234,8 @@ def crop_batch(data: LabeledImages, idx: np.ndarray, crop_hw: tuple[int, int], m
             x0 = _crop_origin(w, cw, pts[:, 0].min(), pts[:, 0].max(), margin, rng)
             y0 = _crop_origin(h, ch, pts[:, 1].min(), pts[:, 1].max(), margin, rng)
         else:
-            x0 = int(rng.integers(0, max(w - cw, 0) + 1))
-            y0 = int(rng.integers(0, max(h - ch, 0) + 1))
+            x0 = _anywhere_origin(w, cw, rng)
+            y0 = _anywhere_origin(h, ch, rng)
         patch = image[y0:y0 + ch, x0:x0 + cw]
         out[b, :patch.shape[0], :patch.shape[1]] = patch
         kps[b] -= (x0, y0)

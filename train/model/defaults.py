@@ -127,7 +127,8 @@ def choose_config(given: dict[str, Any], device: torch.device, keypoints: np.nda
     choose("locref_weight", 1.0, "location refinement weighs as much as the heatmaps: "
            "sub-stride precision")
     choose("crop_anywhere", CROP_ANYWHERE, f"{CROP_ANYWHERE:.0%} of the crops anywhere in the "
-           "frame: the net also learns the background that whole frames show at test time")
+           "frame, its borders and corners at least as often as its middle: the net learns the "
+           "background that whole frames show at test time")
     n_train = max(1, len(keypoints))
     batch = given.get("batch_size", 8)
     epoch_samples = math.ceil(n_train / batch) * batch
