@@ -219,10 +219,10 @@ def crop_batch(data: LabeledImages, idx: np.ndarray, crop_hw: tuple[int, int], m
                rng: np.random.Generator, anywhere: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """Crops ``(B, ch, cw, 3) uint8`` around the labeled points of images `idx` and their
     keypoints ``(B, K, 2)`` in crop pixels. With probability `anywhere` a crop is placed
-    anywhere in the image instead, borders and corners at least as often as the middle (so the net
-    also sees the background that whole frames show at test time; keypoints outside the
-    crop make all-zero heatmap targets there). Smaller images are
-    padded with zeros."""
+    anywhere in the image instead, its borders and corners at least as often as its middle
+    (so the net also sees the background that whole frames show at test time; keypoints
+    outside the crop make all-zero heatmap targets there). Smaller images are padded with
+    zeros."""
     ch, cw = crop_hw
     out = np.zeros((len(idx), ch, cw, 3), np.uint8)
     kps = data.keypoints[idx].copy()

@@ -150,9 +150,9 @@ def choose_config(given: dict[str, Any], device: torch.device, keypoints: np.nda
             names = ", ".join(f"{a}/{b}" for a, b in flip_pairs)
             choices.append(Choice("augment.hflip", 0.0, f"not mirrored: a flip would swap "
                                   f"{names}, but within a CPU's budget mirrored samples cost "
-                                  "accuracy (openfield, same 30 / 60 epochs: 4.6 / 46 px "
-                                  "without, 5.8 / 84 px with: mirrored mice teach parts in "
-                                  "corners where no mouse was labeled)"))
+                                  "accuracy (openfield, same 30 / 40 / 60 epochs: 4.6 / 4.1 "
+                                  "/ 46 px without, 5.8 / 4.9 / 84 px with: mirrored mice "
+                                  "teach parts in corners where no mouse was labeled)"))
             augment["hflip"] = 0.0
         else:
             choices.append(Choice("augment.hflip", 0.0, "no left/right pairs declared "
