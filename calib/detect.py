@@ -17,6 +17,7 @@ import numpy as np
 
 from calib.boards import Board
 from calib.errors import CalibrationError
+from calib.fileio import read_image
 
 log = logging.getLogger(__name__)
 
@@ -327,9 +328,9 @@ def iter_frames(source: str | Path, every: int = 1) -> Iterator[tuple[int, np.nd
             raise CalibrationError(f"no images ({sorted(IMAGE_SUFFIXES)}) in folder {source}")
         for k, path in enumerate(images):
             if k % every == 0:
-                img = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+                img = read_image(path, color=False)
                 if img is None:
-                    log.warning("cannot read image %s: skipped", path)
+                    log.warning("%s: missing, cut off or not an image: skipped", path)
                     continue
                 yield k, img
         return

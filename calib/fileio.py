@@ -1,5 +1,5 @@
-"""Reading settings files with one-line errors; writing files so that a crash never leaves
-a half-written one behind."""
+"""Reading settings files with one-line errors, and images only when they are whole;
+writing files so that a crash never leaves a half-written one behind."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import cv2
+import numpy as np
 import yaml
 
 from calib.errors import ConfigError, PoseloopError
@@ -50,6 +52,33 @@ def read_mapping(path: str | os.PathLike, error: type[PoseloopError] = ConfigErr
     if not isinstance(data, dict):
         raise error(f"{path}: expected a mapping, found {type(data).__name__}")
     return data
+
+
+JPEG_SCAN, JPEG_END = b"\xff\xda", b"\xff\xd9"  # markers: start of scan, end of image
+
+
+def read_image(path: str | os.PathLike, color: bool = True) -> np.ndarray | None:
+    """The image at `path` (BGR, or grayscale unless `color`); None if it is missing, not
+    an image OpenCV can decode, or a JPEG cut off before its end, which OpenCV would decode
+    without a word, gray where the data stopped (a copy interrupted, a full disk; OpenCV
+    itself refuses a PNG cut off)."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError:
+        return None
+    if cut_off(data):
+        return None
+    return cv2.imdecode(np.frombuffer(data, np.uint8),
+                        cv2.IMREAD_COLOR if color else cv2.IMREAD_GRAYSCALE)
+
+
+def cut_off(data: bytes) -> bool:
+    """Whether the JPEG in `data` ends before its end marker (not a JPEG: False)."""
+    if not data.startswith(b"\xff\xd8"):
+        return False
+    # entropy-coded data stuffs every 0xff byte, so no marker can hide in it: the end
+    # marker must follow the last scan (bytes a camera appends after it are allowed)
+    return data.find(JPEG_END, max(data.rfind(JPEG_SCAN), 0)) < 0
 
 
 def _umask() -> int:

@@ -77,7 +77,7 @@ class Rig:
     viewers: list[ViewerSpec] = field(default_factory=list)
     videos: list[VideoSpec] = field(default_factory=list)
     processors: list[ProcessorSpec] = field(default_factory=list)
-    duration_s: float = 0.0  # live: stop every node after this long (0: when input ends)
+    duration_s: float = 0.0  # live: stop the sources after this long (0: when input ends)
 
     def nodes(self) -> list[tuple[str, object]]:
         """``[(role, spec)]`` in start order (consumers first, so nothing waits on them)."""

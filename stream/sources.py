@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 
 from calib.errors import VideoError
+from calib.fileio import read_image
 from stream import messages as m
 from stream.bus import offer
 from stream.node_specs import SourceSpec
@@ -52,9 +53,9 @@ def image_frames(folder: str | Path, limit: int = 0) -> Iterator[tuple[int, np.n
     if not files:
         raise VideoError(f"{folder}: no images ({', '.join(IMAGE_SUFFIXES)})")
     for i, path in enumerate(files[:limit] if limit else files):
-        frame = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        frame = read_image(path)
         if frame is None:
-            raise VideoError(f"{path}: OpenCV cannot decode this image")
+            raise VideoError(f"{path}: cut off or not an image OpenCV can decode")
         yield i, frame
 
 

@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 ROOT = str(Path(__file__).resolve().parents[1])  # the folder holding the stream package
 STOP_WAIT_S = 12.0  # longer than a node's own grace, so files get closed first
+DRAIN_WAIT_S = 10.0  # after a timed run's sources stop, for the rest to finish their queues
 READY_TIMEOUT_S = 300.0  # loading a model on a busy machine can take a while
 
 
@@ -163,10 +164,12 @@ class Supervisor:
     def run(self, duration_s: float = 0.0) -> None:
         """Start the nodes and wait for them to end; NodeDied if one fails.
 
-        Ctrl-C (or SIGTERM, when this runs on the main thread), or `duration_s` after the
+        Ctrl-C (or SIGTERM, when this runs on the main thread) asks every node to stop,
+        waits for them to close their files, and returns normally. `duration_s` after the
         first frame of a source (a source may take a while to start: a synthetic camera
-        renders its session first), asks every node to stop, waits for them to close their
-        files, and returns normally.
+        renders its session first) the sources and viewers stop; the other nodes then
+        finish what they hold and end as after a video (every recorded file complete, its
+        counts agreeing with the sources'), or are stopped after DRAIN_WAIT_S.
         """
         last_print = time.monotonic()
         restore = None
@@ -174,14 +177,20 @@ class Supervisor:
             restore = signal.signal(signal.SIGTERM, _interrupt)
         try:
             self.start()
-            end, timing = math.inf, bool(duration_s)
+            end, timing, draining = math.inf, bool(duration_s), False
             sources = {spec.name for role, spec in self.nodes if role == "source"}
             while any(p.poll() is None for p in self.procs.values()):
                 self._drain(100)
                 if timing and self._sending(sources):
                     end, timing = time.monotonic() + duration_s, False
-                if time.monotonic() > end:
-                    log.info("the duration is over: stopping every node")
+                if time.monotonic() > end and not draining:
+                    log.info("the duration is over: stopping the sources; the other nodes "
+                             "finish what they hold")
+                    end, draining = time.monotonic() + DRAIN_WAIT_S, True
+                    self.stop({"source", "viewer"})
+                elif time.monotonic() > end:
+                    log.info("the nodes still running %.0f s after the sources stopped are "
+                             "stopped", DRAIN_WAIT_S)
                     end = math.inf
                     self.stop()
                 failure = self._dead()
@@ -210,13 +219,16 @@ class Supervisor:
             if restore is not None:
                 signal.signal(signal.SIGTERM, restore)
 
-    def stop(self) -> None:
-        """Ask every live node to stop; kill the ones still alive after STOP_WAIT_S."""
-        for p in self.procs.values():
+    def stop(self, roles: set[str] | None = None) -> None:
+        """Ask every live node (of `roles`, if given) to stop; kill the ones still alive
+        after STOP_WAIT_S."""
+        procs = {spec.name: self.procs[spec.name] for role, spec in self.nodes
+                 if spec.name in self.procs and (roles is None or role in roles)}
+        for p in procs.values():
             if p.poll() is None:
                 p.terminate()  # SIGTERM: the node's stop request
         deadline = time.monotonic() + STOP_WAIT_S
-        for name, p in self.procs.items():
+        for name, p in procs.items():
             while p.poll() is None and time.monotonic() < deadline:
                 try:
                     self._drain(50)

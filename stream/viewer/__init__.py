@@ -7,7 +7,7 @@ the bus), :mod:`~stream.viewer.window` (the Qt window), :mod:`~stream.viewer.nod
 
 - ``view(["rig.toml"])`` loads the rig (live mode), turns on the sources' frame
   previews, runs the graph in the background (as ``poseloop run`` does) and shows it;
-  closing the window or Ctrl-C stops every node cleanly.
+  closing the window, Ctrl-C or SIGTERM stops every node cleanly.
 - ``view(["tcp://127.0.0.1:5555", ...])`` subscribes to those endpoints (poses of an
   inference node, frames of a source's preview) and only watches.
 """
@@ -41,12 +41,17 @@ def view(targets: list[str], pcutoff: float = 0.1, model: str | None = None,
         endpoints, skeleton = targets, skeleton_of([model]) if model else []
     window, receiver = open_viewer(endpoints, skeleton, pcutoff,
                                    f"poseloop view {' '.join(targets)}", state=state)
-    previous = signal.signal(signal.SIGINT, lambda *_: window.close())
+    # Ctrl-C or SIGTERM only raise a flag: the event loop sees it between two ticks and
+    # ends as if the window were closed (the nodes are stopped, their files closed)
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set())
+                for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        return run_viewer(window, receiver, lambda: close_when_done and runner is not None
-                          and not runner.is_alive())
+        return run_viewer(window, receiver, lambda: stop.is_set() or (
+            close_when_done and runner is not None and not runner.is_alive()))
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         if runner is not None:
             runner.finish()
 

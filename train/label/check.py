@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from calib.fileio import read_image
 from train.data.keypoints import outside_image
 from train.data.project import Project, open_project
 from train.data.sides import Pair, flip_pairs
@@ -107,9 +108,10 @@ def check_labels(project: str | Path | Project, videos: list[str] | None = None)
         for image, xy in tqdm(list(zip(labels.images, labels.xy, strict=True)), desc=stem,
                               unit="frame"):
             src = project.root / image
-            frame = cv2.imread(str(src), cv2.IMREAD_COLOR)
+            frame = read_image(src)
             if frame is None:
-                log.warning("%s: image of a labeled frame is missing or unreadable; skipped", src)
+                log.warning("%s: image of a labeled frame is missing, cut off or unreadable; "
+                            "skipped", src)
                 continue
             for j in np.flatnonzero(outside_image(xy, frame.shape[1], frame.shape[0])):
                 log.warning("%s: %s at (%g, %g) is outside the %dx%d image", image,

@@ -18,7 +18,7 @@ import numpy as np
 import yaml
 
 from calib.errors import ConfigError, DataError
-from calib.fileio import atomic_path
+from calib.fileio import atomic_path, read_image
 from train.data.keypoints import LabeledFrames, outside_image
 from train.data.project import Project
 
@@ -157,9 +157,9 @@ def load_images(project: Project, labels: LabeledFrames, names: list[str]) -> La
         if name not in index:
             raise DataError(f"{name}: listed in the split but not in the project's labels")
         path = project.root / name
-        bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        bgr = read_image(path)
         if bgr is None:
-            raise DataError(f"{path}: missing or not an image OpenCV can read")
+            raise DataError(f"{path}: missing, cut off or not an image OpenCV can read")
         xy = labels.xy[index[name]]
         off = np.argwhere(outside_image(xy, bgr.shape[1], bgr.shape[0]))
         if len(off):

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from calib.errors import DataError
-from calib.fileio import atomic_path
+from calib.fileio import atomic_path, read_image
 from train.data.project import Project, open_project
 from train.model.dataset import make_split
 from train.model.train_config import ModelDir
@@ -129,9 +129,9 @@ def _write_csv(df: pd.DataFrame, path: Path) -> None:
 
 
 def _read_image(path: Path) -> np.ndarray:
-    frame = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    frame = read_image(path)
     if frame is None:
-        raise DataError(f"{path}: missing or not an image OpenCV can read")
+        raise DataError(f"{path}: missing, cut off or not an image OpenCV can read")
     return frame
 
 

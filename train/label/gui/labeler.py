@@ -19,6 +19,7 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from calib.errors import PoseloopError
+from calib.fileio import read_image
 from train.data.project import Project, open_project
 from train.label.gui.canvas import LabelView, PointStyle
 from train.label.session import LabelSession
@@ -392,9 +393,9 @@ def _dot_icon(color: tuple[int, int, int]) -> QtGui.QIcon:
 
 
 def _load_rgb(path: Path) -> np.ndarray:
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    image = read_image(path)
     if image is None:
-        log.warning("%s: cannot read image; showing a blank frame", path)
+        log.warning("%s: missing, cut off or not an image; showing a blank frame", path)
         return np.full((480, 640, 3), 64, np.uint8)
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
