@@ -172,6 +172,10 @@ def test_topdown_is_the_default_and_trains_exports_and_evaluates(alike_herd):
     assert (np.isnan(rows).all(1) | np.isfinite(rows).all(1)).all()  # an animal or NaN
     again = load_model(export_network(alike_herd))  # also when evaluation matched nothing
     np.testing.assert_array_equal(again(np.zeros((1, 96, 128, 3), np.uint8)), out[:1])
+    train_network(alike_herd, progress=False, resume=True, epochs=2)  # one more epoch each
+    assert [p.name for p in finder_dir(model_dir).snapshots()][-1] == "snapshot-00002.pt"
+    assert [p.name for p in model_dir.snapshots()][-1] == "snapshot-00002.pt"
+    written = yaml.safe_load(model_dir.config_path.read_text())
     del written["animals"]["crop_side"]
     model_dir.config_path.write_text(yaml.safe_dump(written))
     with pytest.raises(ModelError, match="no valid 'animals' section.*crop_side"):

@@ -122,11 +122,11 @@ def _train_topdown(run: TrainingRun, extra: dict[str, Any], resume: bool,
     budget = (f"{finder_minutes:.1f} + {pose_minutes:.1f} min" if config.max_minutes
               else f"{config.epochs} epochs each")
     log.info("top-down, in two stages (%s): 1. the animal finder, the bottom-up network's "
-             "center head on frames pooled %dx (it only places one peak per animal, so it "
-             "gets %.0f%% of the budget at a quarter of the pixels); 2. the pose network on "
-             "%dx%d crops around each of the %d labeled animals (%d test), which decides "
-             "the accuracy", budget, FINDER_POOL, 100 * FINDER_SHARE, side, side, len(crops),
-             len(test_crops))
+             "center head on frames pooled %dx (%.0f%% of the pixels: it only places one peak "
+             "per animal, so it gets %.0f%% of the budget); 2. the pose network on %dx%d crops "
+             "around each of the %d labeled animals (%d test), which decides the accuracy",
+             budget, FINDER_POOL, 100 / FINDER_POOL**2, 100 * FINDER_SHARE, side, side,
+             len(crops), len(test_crops))
     herd = AnimalsTrainer(finder_config, run.project, finder,
                           pooled(run.train, FINDER_POOL), pooled(run.test, FINDER_POOL),
                           progress, run.flip_pairs)
