@@ -72,7 +72,6 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--crop", type=int, default=128, help="top-down crop side, px")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -104,21 +103,14 @@ def main() -> None:
 
     twin = load_model(single_animal_twin(result.model_path, config, len(model.bodyparts),
                                          args.out / "single_twin.pt2"))
-    speeds: dict[str, list[float]] = {"multi": [], "single": [], "single_crop": []}
+    speeds: dict[str, list[float]] = {"multi": [], "single": []}
     sample = frames[:400]
-    # top-down's pose stage: the single-animal network on a crop per animal
-    crops = [f[:args.crop, :args.crop] for f in sample]
     for _ in range(args.repeats):  # alternate, so all see the same machine load
         speeds["multi"].append(predict_clip(model, sample, args.batch)[1])
         speeds["single"].append(predict_clip(twin, sample, args.batch)[1])
-        speeds["single_crop"].append(predict_clip(twin, crops, args.batch)[1])
     report["speed"] = {k: float(np.median(v)) for k, v in speeds.items()}
     sp = report["speed"]
     sp["ratio"] = sp["multi"] / sp["single"]
-    # top-down, at best: a detector as costly as the single-animal network on the whole
-    # frame, then one crop per animal
-    n = len(model.individuals)
-    sp["topdown_estimate"] = 1.0 / (1.0 / sp["single"] + n / sp["single_crop"])
     report["speed"]["input"] = list(frames[0].shape[:2])
     report["speed"]["threads"] = args.threads
     print(json.dumps(report, indent=1, default=float))

@@ -34,6 +34,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resume", action="store_true", help="continue from the latest snapshot")
     parser.add_argument("--test-images", nargs="+", metavar="IMAGE",
                         help="user split: these labeled images (labeled-data/<video>/<file>) test")
+    parser.add_argument("--approach", choices=("topdown", "bottomup"),
+                        help="several animals: top-down (find the animals, then the pose "
+                        "network on a crop around each) or bottom-up (one pass, parts "
+                        "assembled into animals); default: the one in the shuffle's "
+                        "pytorch_config.yaml, else top-down (bottom-up with identity: true)")
     parser.add_argument("--no-augment", action="store_true", help="train without augmentation")
     parser.add_argument("--preview-augmentation", metavar="PNG", nargs="?", const="",
                         type=output_file,
@@ -53,5 +58,5 @@ def main(args: argparse.Namespace) -> None:
                                    path=args.preview_augmentation or None, **options))
         return
     model_dir = train_network(args.project, shuffle=args.shuffle, resume=args.resume,
-                              test_images=args.test_images, **options)
+                              test_images=args.test_images, approach=args.approach, **options)
     print(model_dir.path)

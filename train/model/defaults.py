@@ -67,6 +67,12 @@ def _round32(value: float) -> int:
     return int(32 * math.ceil(value / 32))
 
 
+def crop_side(extent: float) -> int:
+    """Side of the square crops around an animal of `extent` px: 1.5x it, a multiple of
+    32, at least :data:`MIN_CROP`."""
+    return max(MIN_CROP, _round32(1.5 * extent))
+
+
 def choose_config(given: dict[str, Any], device: torch.device, keypoints: np.ndarray,
                   frame_hw: tuple[int, int], flip_pairs: tuple[tuple[str, str], ...],
                   cpu_count: int | None = None) -> tuple[TrainConfig, list[Choice]]:
@@ -109,7 +115,7 @@ def choose_config(given: dict[str, Any], device: torch.device, keypoints: np.nda
                + ("extent): full resolution" if scale == 1 else
                   f"extent), scaled to {CPU_ANIMAL_PX} px so that crops stay small"))
         side = given.get("input_scale", scale) * extent
-        crop = max(MIN_CROP, _round32(1.5 * side))
+        crop = crop_side(side)
         h, w = (_round32(v * given.get("input_scale", scale)) for v in frame_hw)
         crop_hw = [min(crop, h), min(crop, w)]
         choose("crop_size", crop_hw, f"{crop_hw[0]}x{crop_hw[1]} crops around the animal "

@@ -4,6 +4,7 @@ metadata."""
 from __future__ import annotations
 
 import logging
+import math
 from pathlib import Path
 
 import torch
@@ -67,7 +68,8 @@ def _evaluated_errors(model_dir: ModelDir, snapshot_name: str) -> dict[str, floa
     if "snapshot" not in table or "error" not in table:
         return {}
     rows = table[table["snapshot"] == snapshot_name]
-    return {str(k): float(v) for k, v in rows["error"].items()}
+    # no error when nothing was matched (a multi-animal model that found no animal)
+    return {str(k): float(v) for k, v in rows["error"].items() if math.isfinite(v)}
 
 
 def export_network(project: str | Path | Project, shuffle: int = 1, out: str | Path | None = None,
@@ -95,6 +97,7 @@ def export_network(project: str | Path | Project, shuffle: int = 1, out: str | P
     train_error = evaluated.get("train") if train_error is None else train_error
     test_error = evaluated.get("test") if test_error is None else test_error
     c = project.config
+    min_size = animals.pop("min_size", 2 * backbone_stride(config.net, config.dilate))
     meta = ModelMeta(
         bodyparts=bodyparts,
         scorer=scorer_name(config.net, c.task, c.date, shuffle,
@@ -103,7 +106,7 @@ def export_network(project: str | Path | Project, shuffle: int = 1, out: str | P
         skeleton=[list(p) for p in c.skeleton],
         mean=list(MEAN), std=list(STD), color="RGB",
         input_scale=config.input_scale,
-        min_size=2 * backbone_stride(config.net, config.dilate),  # features of at least 2x2
+        min_size=min_size,  # features of at least 2x2
         net_type=config.net,
         pcutoff=c.pcutoff,
         train_error=train_error,

@@ -356,6 +356,7 @@ class TrainingRun:
     config: TrainConfig
     flip_pairs: tuple[tuple[str, str], ...]
     choices: list[Choice]
+    given: dict  # the settings the user gave (TrainConfig fields)
 
 
 def prepare_training(project: str | Path | Project, config: TrainConfig | None, shuffle: int,
@@ -390,7 +391,22 @@ def prepare_training(project: str | Path | Project, config: TrainConfig | None, 
         for choice in choices:
             log.info("  %s", choice)
     return TrainingRun(project, model_dir, split, rescale(train, config.input_scale),
-                rescale(test, config.input_scale), config, pairs, choices)
+                rescale(test, config.input_scale), config, pairs, choices, given)
+
+
+def run_stage(trainer: Trainer, model_dir: ModelDir, extra: dict, resume: bool) -> State:
+    """Train `trainer` into `model_dir`: from its latest snapshot with `resume` (else its
+    old snapshots are removed), with its config and `extra` written first."""
+    snapshots = model_dir.snapshots()
+    if resume and snapshots:
+        trainer.load_snapshot(snapshots[-1])
+    elif resume:
+        log.warning("%s: no snapshot to resume from; starting afresh", model_dir.train_dir)
+    if not resume or not snapshots:  # also an earlier version's snapshot-best.pt
+        for old in model_dir.train_dir.glob("snapshot-*.pt"):
+            old.unlink()
+    model_dir.write_config(trainer.config, extra)
+    return trainer.run()
 
 
 def train_network(project: str | Path | Project, config: TrainConfig | None = None,
@@ -401,7 +417,7 @@ def train_network(project: str | Path | Project, config: TrainConfig | None = No
                   crop: tuple[int, int] | None = None, input_scale: float | None = None,
                   max_minutes: float | None = None, save_every: int | None = None,
                   seed: int | None = None, device: str | None = None, threads: int | None = None,
-                  augment: bool = True) -> ModelDir:
+                  augment: bool = True, approach: str | None = None) -> ModelDir:
     """Train shuffle `shuffle` of `project`; returns its model folder.
 
     Settings: `config` when given, else the stored config when resuming, else chosen for
@@ -409,6 +425,8 @@ def train_network(project: str | Path | Project, config: TrainConfig | None = No
     the reasons); the keyword options (None: not given) override any of them. `resume`
     continues from the latest snapshot; `test_images` gives a user split (relative image
     paths); `crop` is ``(H, W)``; ``augment=False`` trains without augmentation.
+    `approach` (several animals only): ``"topdown"`` or ``"bottomup"``
+    (:mod:`train.model.animals.approach`; None: the stored or the default one).
     """
     run = prepare_training(project, config, shuffle, resume, test_images, dict(
         net=net, weights=weights, stride=stride, epochs=epochs, batch_size=batch_size, lr=lr,
@@ -417,32 +435,21 @@ def train_network(project: str | Path | Project, config: TrainConfig | None = No
     project, model_dir, config = run.project, run.model_dir, run.config
     log.info("training %s on %d images (%d test) of %s", config.net, len(run.train),
              len(run.test), project.root)
-    animals = {}
-    if project.config.multianimal:  # several animals: the bottom-up network (animals/)
-        from train.model.animals.trainer import ANIMALS_KEY, AnimalsTrainer
-
-        herd = AnimalsTrainer(config, project, model_dir, run.train, run.test, progress,
-                              run.flip_pairs)
-        animals[ANIMALS_KEY] = herd.describe()
-    trainer = herd if animals else Trainer(config, project.config.bodyparts, model_dir,
-                                           run.train, run.test, progress, run.flip_pairs)
-    snapshots = model_dir.snapshots()
-    if resume and snapshots:
-        trainer.load_snapshot(snapshots[-1])
-    elif resume:
-        log.warning("%s: no snapshot to resume from; starting afresh", model_dir.train_dir)
-    if not resume or not snapshots:  # also an earlier version's snapshot-best.pt
-        for old in model_dir.train_dir.glob("snapshot-*.pt"):
-            old.unlink()
     extra = {"project": str(project.root), "bodyparts": list(project.config.bodyparts),
              "split": str(run.split.path), "shuffle": shuffle,
-             "training_fraction": run.split.training_fraction, "crop_hw": list(trainer.crop_hw),
+             "training_fraction": run.split.training_fraction,
              "flip_pairs": [list(p) for p in run.flip_pairs]}
-    extra.update(animals)
     if run.choices:
         extra["chosen"] = {c.key: c.why for c in run.choices}
-    model_dir.write_config(config, extra)
-    state = trainer.run()
+    if project.config.multianimal:  # several animals: animals/ (top-down or bottom-up)
+        from train.model.animals.approach import train_animals
+
+        state = train_animals(run, approach, extra, resume, progress)
+    else:
+        trainer = Trainer(config, project.config.bodyparts, model_dir, run.train, run.test,
+                          progress, run.flip_pairs)
+        state = run_stage(trainer, model_dir, {**extra, "crop_hw": list(trainer.crop_hw)},
+                          resume)
     log.info("trained %d epochs in %.1f min; test error %.2f px at the end -> %s",
              state.epoch, state.wall_s / 60, state.test_error, model_dir.path)
     return model_dir

@@ -120,12 +120,12 @@ def test_every_train_option_reaches_the_python_function(blob_project, monkeypatc
                 "--lr", "0.01", "--crop", "64", "96", "--input-scale", "0.5", "--max-minutes",
                 "1.5", "--save-every", "2", "--seed", "7", "--device", "cpu", "--threads", "1",
                 "--resume", "--test-images", "labeled-data/clip/img000.png",
-                "--no-augment"]) == 0
+                "--no-augment", "--approach", "bottomup"]) == 0
     assert calls == dict(project=str(blob_project.root), shuffle=2, net="resnet_18",
                          weights="none", stride=4, epochs=3, batch_size=2, lr=0.01, crop=[64, 96],
                          input_scale=0.5, max_minutes=1.5, save_every=2, seed=7, device="cpu",
                          threads=1, resume=True, test_images=["labeled-data/clip/img000.png"],
-                         augment=False)
+                         augment=False, approach="bottomup")
 
 
 @pytest.mark.gpu

@@ -33,7 +33,7 @@ def local_peaks(logits: torch.Tensor, n: int) -> tuple[torch.Tensor, torch.Tenso
     return scores, idx
 
 
-def _cell_xy(idx: torch.Tensor, w: int, stride: int) -> torch.Tensor:
+def cell_xy(idx: torch.Tensor, w: int, stride: int) -> torch.Tensor:
     """Input-pixel centers ``(..., 2)`` of flat cell indices."""
     row = torch.div(idx, w, rounding_mode="floor")
     col = idx - row * w
@@ -80,12 +80,12 @@ def assemble(heatmaps: torch.Tensor, locref: torch.Tensor, centers: torch.Tensor
     b, k, h, w = heatmaps.shape
     m = max_animals
     c_score, c_idx = local_peaks(centers, m)  # (B, 1, M)
-    c_xy = _cell_xy(c_idx[:, 0], w, stride)  # (B, M, 2)
+    c_xy = cell_xy(c_idx[:, 0], w, stride)  # (B, M, 2)
     c_ok = c_score[:, 0] >= CENTER_THRESHOLD  # (B, M)
     n = 2 * m
     p_score, p_idx = local_peaks(heatmaps, n)  # (B, K, n)
-    p_xy = _cell_xy(p_idx, w, stride) + _gather_pairs(locref, p_idx) * locref_std
-    votes = _cell_xy(p_idx, w, stride) + _gather_pairs(offsets, p_idx) * offset_scale
+    p_xy = cell_xy(p_idx, w, stride) + _gather_pairs(locref, p_idx) * locref_std
+    votes = cell_xy(p_idx, w, stride) + _gather_pairs(offsets, p_idx) * offset_scale
     dist = (votes[:, :, None] - c_xy[:, None, :, None]).norm(dim=-1)  # (B, K, M, n)
     dist = dist.masked_fill(~c_ok[:, None, :, None], float("inf"))
     dist = dist.masked_fill(p_score[:, :, None, :] <= 0, float("inf"))

@@ -1,4 +1,4 @@
-"""The multi-animal network: bottom-up, one pass for every animal in the frame.
+"""The bottom-up multi-animal network: one pass for every animal in the frame.
 
 The backbone and upsampling of :class:`train.model.network.PoseNet` feed 1x1 heads:
 
@@ -10,11 +10,10 @@ The backbone and upsampling of :class:`train.model.network.PoseNet` feed 1x1 hea
   part votes for the animal it belongs to (assembly: :mod:`train.model.animals.assembly`);
 - with ``identity: true``, identity logits ``(B, I, h, w)``: which individual the cell shows.
 
-Why bottom-up is the default (measured, README "Several animals"): one forward pass
-whatever the number of animals, where top-down runs the pose network once per animal
-after a detector (0.51x the speed on three animals). Top-down was far more accurate there
-(test RMSE 1.50 against 9.35 px with the same CPU training budget); the README says what
-making it the default would take.
+Bottom-up is one forward pass whatever the number of animals; it is the default only with
+``identity: true``. Otherwise top-down is (:mod:`train.model.animals.approach`: measured
+far more accurate with the same CPU budget), and this network is its animal finder, of
+which only the center head is run (:class:`train.model.animals.topdown.CenterFinder`).
 """
 
 from __future__ import annotations

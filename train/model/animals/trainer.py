@@ -114,11 +114,17 @@ def read_animals_settings(model_dir: ModelDir) -> dict[str, Any]:
     data = read_mapping(model_dir.config_path, ModelError, "no such pytorch_config.yaml")
     try:
         section = data[ANIMALS_KEY]
-        return {"individuals": [str(v) for v in section["individuals"]],
-                "bodyparts": [str(v) for v in section["bodyparts"]],
-                "identity": bool(section["identity"]),
-                "max_distance": float(section["max_distance"])}
-    except (KeyError, TypeError, ValueError) as exc:
+        out = {"approach": str(section.get("approach", "bottomup")),
+               "individuals": [str(v) for v in section["individuals"]],
+               "bodyparts": [str(v) for v in section["bodyparts"]],
+               "identity": bool(section["identity"])}
+        if out["approach"] == "topdown":
+            out.update(crop_side=int(section["crop_side"]),
+                       finder_pool=int(section["finder_pool"]))
+        else:
+            out["max_distance"] = float(section["max_distance"])
+        return out
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ModelError(f"{model_dir.config_path}: no valid '{ANIMALS_KEY}' section "
                          f"({type(exc).__name__}: {exc}); train this multi-animal shuffle "
                          "again") from exc
