@@ -2,8 +2,9 @@
 
 Top-down is the default (measured, README "Several animals": on the synthetic
 three-animal benchmark, with the same 30 min of CPU training, test RMSE 1.65 px / mAP 0.80
-against bottom-up's 9.35 px / 0.52, at 0.65x its speed). Bottom-up stays selectable: ``approach: bottomup`` in the ``animals``
-section of the shuffle's ``pytorch_config.yaml`` (read when the shuffle is trained again),
+against bottom-up's 9.35 px / 0.52, at 0.65x its speed). Bottom-up stays selectable:
+``approach: bottomup`` in the ``animals`` section of the shuffle's ``pytorch_config.yaml``
+(read when the shuffle is trained again),
 or ``train_network(..., approach="bottomup")`` / ``poseloop train --approach bottomup``.
 With ``identity: true`` the default is bottom-up: its identity head names the animals,
 which the top-down finder does not do yet.
